@@ -1,0 +1,11 @@
+// Package audit owns the access event: its model, its canonical encoding,
+// its mapping to and from FHIR R4 AuditEvent, and recording it durably. The
+// Recorder is fail-closed: Record returns only once the event is committed,
+// and a caller must not release patient data when Record fails. One writer
+// goroutine batches concurrent events into one transaction (group commit).
+//
+// The full event is sealed under the patient's data key; only internal
+// identifiers and codes are stored in the clear for queries. It must never
+// log an event's contents. The column ledger_index is the seam through which
+// the transparency log (a later part) sequences committed events.
+package audit

@@ -1,0 +1,359 @@
+// Package config owns Trustward's one Config type: its defaults, an optional
+// JSON file, TRUSTWARD_* environment variables and command-line flags, in
+// that order of precedence, and the validation that stops start-up with one
+// clear line naming the setting that is wrong.
+//
+// It must never log or print a secret; String redacts them.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a Trustward process.
+type Config struct {
+	// DataDir holds the SQLite database, the key file and (later) the ledger.
+	DataDir string `json:"data"`
+	// Addr is the listen address of the web server.
+	Addr string `json:"addr"`
+	// DB is "sqlite" (the embedded default, in DataDir) or a postgres:// URL.
+	DB string `json:"db"`
+	// KeyFile is the key-encryption key file; empty means DataDir/kek.json.
+	KeyFile string `json:"key_file"`
+	// BreakGlassTTL is how long a break-the-glass grant lasts.
+	BreakGlassTTL time.Duration `json:"break_glass_ttl"`
+	// SessionTTL and SessionIdle bound clinician console sessions.
+	SessionTTL  time.Duration `json:"session_ttl"`
+	SessionIdle time.Duration `json:"session_idle"`
+	// TLSCert and TLSKey switch the server to HTTPS (and HSTS) when both set.
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+	// Demo loads the synthetic hospital before serving when the store is empty.
+	Demo     bool  `json:"demo"`
+	DemoSeed int64 `json:"demo_seed"`
+	// DemoPatients and DemoStaff size the synthetic hospital.
+	DemoPatients int `json:"demo_patients"`
+	DemoStaff    int `json:"demo_staff"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"log_level"`
+	// MaxBodyBytes limits request bodies.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// Org is the name of the care organisation shown in the UI.
+	Org string `json:"org"`
+}
+
+// Default returns the settings used when nothing else is given.
+func Default() Config {
+	return Config{
+		DataDir:       "./trustward-data",
+		Addr:          "127.0.0.1:8080",
+		DB:            "sqlite",
+		BreakGlassTTL: 24 * time.Hour,
+		SessionTTL:    12 * time.Hour,
+		SessionIdle:   15 * time.Minute,
+		DemoSeed:      1,
+		DemoPatients:  5000,
+		DemoStaff:     300,
+		LogLevel:      "info",
+		MaxBodyBytes:  8 << 20,
+		Org:           "Riverside General Hospital",
+	}
+}
+
+// Error is a configuration error naming the setting at fault.
+type Error struct {
+	Setting string
+	Msg     string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Setting, e.Msg) }
+
+// Load builds a Config from defaults, the file named by --config or
+// TRUSTWARD_CONFIG, the environment and the flags in args, then validates it.
+// The returned FlagSet's remaining arguments are the positional ones.
+func Load(name string, args []string, getenv func(string) string, output io.Writer) (Config, []string, error) {
+	c := Default()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	file := fs.String("config", getenv("TRUSTWARD_CONFIG"), "optional JSON config `file` (env TRUSTWARD_CONFIG)")
+	// Flags are registered against a scratch copy so that we can apply the
+	// file and environment first and the flags last.
+	var f Config
+	bindFlags(fs, &f)
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	if *file != "" {
+		if err := loadFile(*file, &c); err != nil {
+			return c, nil, err
+		}
+	}
+	if err := applyEnv(&c, getenv); err != nil {
+		return c, nil, err
+	}
+	var ferr error
+	fs.Visit(func(fl *flag.Flag) {
+		if ferr == nil {
+			ferr = applySetting(&c, fl.Name, fl.Value.String())
+		}
+	})
+	if ferr != nil {
+		return c, nil, ferr
+	}
+	if err := c.Validate(); err != nil {
+		return c, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+type setting struct {
+	name, env, usage string
+}
+
+var settings = []setting{
+	{"data", "TRUSTWARD_DATA", "data `folder` (SQLite database, keys)"},
+	{"addr", "TRUSTWARD_ADDR", "listen `address`"},
+	{"db", "TRUSTWARD_DB", "`sqlite` or a postgres:// URL"},
+	{"key-file", "TRUSTWARD_KEY_FILE", "key-encryption key `file` (default DATA/kek.json)"},
+	{"break-glass-ttl", "TRUSTWARD_BREAK_GLASS_TTL", "how long a break-the-glass grant lasts"},
+	{"session-ttl", "TRUSTWARD_SESSION_TTL", "absolute lifetime of a console session"},
+	{"session-idle", "TRUSTWARD_SESSION_IDLE", "idle timeout of a console session"},
+	{"tls-cert", "TRUSTWARD_TLS_CERT", "TLS certificate `file`"},
+	{"tls-key", "TRUSTWARD_TLS_KEY", "TLS private key `file`"},
+	{"demo", "TRUSTWARD_DEMO", "load the synthetic demo hospital when the store is empty"},
+	{"demo-seed", "TRUSTWARD_DEMO_SEED", "seed of the demo hospital"},
+	{"demo-patients", "TRUSTWARD_DEMO_PATIENTS", "number of demo patients"},
+	{"demo-staff", "TRUSTWARD_DEMO_STAFF", "number of demo staff"},
+	{"log-level", "TRUSTWARD_LOG_LEVEL", "debug, info, warn or error"},
+	{"max-body-bytes", "TRUSTWARD_MAX_BODY_BYTES", "largest request body accepted"},
+	{"org", "TRUSTWARD_ORG", "name of the care organisation"},
+}
+
+func bindFlags(fs *flag.FlagSet, f *Config) {
+	d := Default()
+	for _, s := range settings {
+		usage := s.usage + " (env " + s.env + ")"
+		switch s.name {
+		case "demo":
+			fs.Bool(s.name, d.Demo, usage)
+		default:
+			fs.String(s.name, defaultString(d, s.name), usage)
+		}
+	}
+}
+
+func defaultString(d Config, name string) string {
+	switch name {
+	case "data":
+		return d.DataDir
+	case "addr":
+		return d.Addr
+	case "db":
+		return d.DB
+	case "break-glass-ttl":
+		return d.BreakGlassTTL.String()
+	case "session-ttl":
+		return d.SessionTTL.String()
+	case "session-idle":
+		return d.SessionIdle.String()
+	case "demo-seed":
+		return strconv.FormatInt(d.DemoSeed, 10)
+	case "demo-patients":
+		return strconv.Itoa(d.DemoPatients)
+	case "demo-staff":
+		return strconv.Itoa(d.DemoStaff)
+	case "log-level":
+		return d.LogLevel
+	case "max-body-bytes":
+		return strconv.FormatInt(d.MaxBodyBytes, 10)
+	case "org":
+		return d.Org
+	}
+	return ""
+}
+
+func applyEnv(c *Config, getenv func(string) string) error {
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			if err := applySetting(c, s.name, v); err != nil {
+				var ce *Error
+				if errors.As(err, &ce) {
+					ce.Setting = s.env
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func applySetting(c *Config, name, v string) error {
+	bad := func(msg string) error { return &Error{Setting: "--" + name, Msg: msg} }
+	switch name {
+	case "data":
+		c.DataDir = v
+	case "addr":
+		c.Addr = v
+	case "db":
+		c.DB = v
+	case "key-file":
+		c.KeyFile = v
+	case "tls-cert":
+		c.TLSCert = v
+	case "tls-key":
+		c.TLSKey = v
+	case "log-level":
+		c.LogLevel = v
+	case "org":
+		c.Org = v
+	case "demo":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return bad(fmt.Sprintf("%q is not true or false", v))
+		}
+		c.Demo = b
+	case "break-glass-ttl", "session-ttl", "session-idle":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return bad(fmt.Sprintf("%q is not a duration such as 24h or 15m", v))
+		}
+		switch name {
+		case "break-glass-ttl":
+			c.BreakGlassTTL = d
+		case "session-ttl":
+			c.SessionTTL = d
+		default:
+			c.SessionIdle = d
+		}
+	case "demo-seed", "demo-patients", "demo-staff", "max-body-bytes":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return bad(fmt.Sprintf("%q is not a whole number", v))
+		}
+		switch name {
+		case "demo-seed":
+			c.DemoSeed = n
+		case "demo-patients":
+			c.DemoPatients = int(n)
+		case "demo-staff":
+			c.DemoStaff = int(n)
+		default:
+			c.MaxBodyBytes = n
+		}
+	default:
+		return bad("unknown setting")
+	}
+	return nil
+}
+
+func loadFile(path string, c *Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &Error{Setting: "--config", Msg: err.Error()}
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return &Error{Setting: "--config", Msg: fmt.Sprintf("%s is not a JSON object: %v", path, err)}
+	}
+	for k, v := range raw {
+		name := strings.ReplaceAll(k, "_", "-")
+		known := false
+		for _, s := range settings {
+			if s.name == name {
+				known = true
+			}
+		}
+		if !known {
+			return &Error{Setting: "--config", Msg: fmt.Sprintf("%s: unknown setting %q", path, k)}
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			// Numbers and booleans are accepted as their JSON text.
+			s = string(v)
+		}
+		if err := applySetting(c, name, s); err != nil {
+			return &Error{Setting: "--config " + path + ": " + k, Msg: err.(*Error).Msg}
+		}
+	}
+	return nil
+}
+
+// Validate checks every setting and returns the first problem found.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.DataDir) == "" {
+		return &Error{"--data", "must name a folder"}
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return &Error{"--addr", fmt.Sprintf("%q is not host:port (%v)", c.Addr, err)}
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return &Error{"--addr", fmt.Sprintf("port %q is not a number from 0 to 65535", port)}
+	}
+	_ = host
+	if c.DB != "sqlite" {
+		u, err := url.Parse(c.DB)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return &Error{"--db", "must be sqlite or a postgres:// URL"}
+		}
+	}
+	if c.BreakGlassTTL < time.Minute || c.BreakGlassTTL > 7*24*time.Hour {
+		return &Error{"--break-glass-ttl", "must be between 1m and 168h"}
+	}
+	if c.SessionTTL < time.Minute {
+		return &Error{"--session-ttl", "must be at least 1m"}
+	}
+	if c.SessionIdle < time.Minute || c.SessionIdle > c.SessionTTL {
+		return &Error{"--session-idle", "must be at least 1m and no longer than --session-ttl"}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return &Error{"--tls-cert", "--tls-cert and --tls-key must be given together"}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{"--log-level", fmt.Sprintf("%q is not debug, info, warn or error", c.LogLevel)}
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
+		return &Error{"--max-body-bytes", "must be between 1024 and 1073741824"}
+	}
+	if c.DemoPatients < 1 || c.DemoPatients > 1_000_000 {
+		return &Error{"--demo-patients", "must be between 1 and 1000000"}
+	}
+	if c.DemoStaff < 10 || c.DemoStaff > 100_000 {
+		return &Error{"--demo-staff", "must be between 10 and 100000"}
+	}
+	return nil
+}
+
+// KeyPath returns the key file path, defaulting to DataDir/kek.json.
+func (c Config) KeyPath() string {
+	if c.KeyFile != "" {
+		return c.KeyFile
+	}
+	return c.DataDir + string(os.PathSeparator) + "kek.json"
+}
+
+// String describes the configuration for the start-up log with secrets (a
+// password in the database URL) redacted.
+func (c Config) String() string {
+	db := c.DB
+	if u, err := url.Parse(db); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+			db = u.String()
+		}
+	}
+	return fmt.Sprintf("data=%s addr=%s db=%s key_file=%s break_glass_ttl=%s session_ttl=%s session_idle=%s tls=%t demo=%t log_level=%s",
+		c.DataDir, c.Addr, db, c.KeyPath(), c.BreakGlassTTL, c.SessionTTL, c.SessionIdle, c.TLSCert != "", c.Demo, c.LogLevel)
+}
