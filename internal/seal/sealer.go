@@ -313,3 +313,67 @@ func (p *Pseudonymizer) Token(s string) []byte {
 	m.Write([]byte(s))
 	return m.Sum(nil)
 }
+
+// EnsureKeys creates the data keys of every subject that has none, in one
+// transaction (bulk imports would otherwise commit once per patient).
+func (s *Sealer) EnsureKeys(ctx context.Context, subjects []string) error {
+	s.mu.Lock()
+	var missing []string
+	seen := map[string]bool{}
+	for _, sub := range subjects {
+		if _, ok := s.cache[sub]; !ok && !seen[sub] {
+			missing = append(missing, sub)
+			seen[sub] = true
+		}
+	}
+	s.mu.Unlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	s.create.Lock()
+	defer s.create.Unlock()
+	now := s.clock().UnixMicro()
+	type made struct {
+		subject string
+		aead    cipher.AEAD
+	}
+	var fresh []made
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		fresh = fresh[:0]
+		for _, sub := range missing {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM seal_keys WHERE subject = $1`, sub).Scan(&n); err != nil {
+				return db.Translate(err)
+			}
+			if n > 0 {
+				continue
+			}
+			dek := make([]byte, 32)
+			rand.Read(dek)
+			kid, wrapped, err := s.kek.Wrap(ctx, dek, wrapAAD(sub))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO seal_keys (subject, kek_id, wrapped, created_at) VALUES ($1, $2, $3, $4)`, sub, kid, wrapped, now); err != nil {
+				return err
+			}
+			a, err := newAEAD(dek)
+			if err != nil {
+				return err
+			}
+			fresh = append(fresh, made{sub, a})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, m := range fresh {
+		if len(s.cache) < s.maxCache {
+			s.cache[m.subject] = m.aead
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}

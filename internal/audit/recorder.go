@@ -1,0 +1,355 @@
+package audit
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trustward/trustward/internal/db"
+	"github.com/trustward/trustward/internal/fault"
+)
+
+// Sealer encrypts event bodies under a subject's data key.
+type Sealer interface {
+	Seal(ctx context.Context, subject, record string, plain []byte) ([]byte, error)
+	Open(ctx context.Context, subject, record string, sealed []byte) ([]byte, error)
+}
+
+// Subject returns the data-key subject an event is sealed under: the
+// patient's key, so that crypto-shredding a patient also erases the details
+// of accesses to them, or the directory key for events about no patient.
+func Subject(patientID string) string {
+	if patientID == "" {
+		return "directory"
+	}
+	return "patient/" + patientID
+}
+
+// ErrClosed reports a Record after Close.
+var ErrClosed = errors.New("the audit recorder is closed")
+
+// Recorder writes access events durably. Concurrent Record calls are
+// gathered by one writer goroutine into a single transaction (group
+// commit): one fsync makes a whole batch durable.
+type Recorder struct {
+	db     *db.DB
+	sealer Sealer
+	clock  func() time.Time
+	log    *slog.Logger
+
+	reqs     chan *pending
+	maxBatch int
+	stop     chan struct{}
+	stopped  chan struct{}
+	once     sync.Once
+	mu       sync.RWMutex
+	closed   bool
+}
+
+type pending struct {
+	row  row
+	done chan error
+}
+
+// row is an event ready to insert.
+type row struct {
+	ev   Event
+	body []byte
+}
+
+// NewRecorder starts a recorder; Close stops it.
+func NewRecorder(d *db.DB, sealer Sealer, clock func() time.Time, log *slog.Logger) *Recorder {
+	r := &Recorder{db: d, sealer: sealer, clock: clock, log: log,
+		reqs: make(chan *pending, 8192), maxBatch: 4096,
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	go r.writer()
+	return r
+}
+
+// NewEventID returns a random event id (128 bits, hex).
+func NewEventID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// prepare fills defaults, validates, encodes and seals an event. It runs in
+// the caller's goroutine so that sealing is spread over every core.
+func (r *Recorder) prepare(ctx context.Context, ev *Event) (row, error) {
+	ev.V = CanonicalVersion
+	if ev.ID == "" {
+		ev.ID = NewEventID()
+	}
+	if ev.Time.IsZero() {
+		ev.Time = r.clock()
+	}
+	ev.UserAgent = trimUA(ev.UserAgent)
+	ev.normalise()
+	canon, err := ev.Canonical()
+	if err != nil {
+		return row{}, err
+	}
+	body, err := r.sealer.Seal(ctx, Subject(ev.PatientID), "AuditEvent/"+ev.ID, canon)
+	if err != nil {
+		return row{}, fmt.Errorf("seal event: %w", err)
+	}
+	return row{ev: *ev, body: body}, nil
+}
+
+// Record makes ev durable and returns nil only once it is committed. A
+// caller about to release patient data must refuse to when Record fails.
+// The event's ID and Time are filled in when empty.
+func (r *Recorder) Record(ctx context.Context, ev *Event) error {
+	rw, err := r.prepare(ctx, ev)
+	if err != nil {
+		return err
+	}
+	p := &pending{row: rw, done: make(chan error, 1)}
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		return fault.Wrap(fault.Unavailable, ErrClosed, "the access could not be recorded")
+	}
+	select {
+	case r.reqs <- p:
+	case <-ctx.Done():
+		r.mu.RUnlock()
+		return fault.Wrap(fault.Unavailable, ctx.Err(), "the access could not be recorded in time")
+	}
+	r.mu.RUnlock()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			return fault.Wrap(fault.Unavailable, err, "the access could not be recorded")
+		}
+		return nil
+	case <-ctx.Done():
+		// The event may still be committed; the caller must treat the
+		// access as not recorded and withhold the data.
+		return fault.Wrap(fault.Unavailable, ctx.Err(), "the access could not be recorded in time")
+	}
+}
+
+// RecordBatch makes many events durable in one transaction (bulk
+// ingestion); it bypasses the group-commit queue.
+func (r *Recorder) RecordBatch(ctx context.Context, evs []Event) error {
+	rows := make([]row, 0, len(evs))
+	for i := range evs {
+		rw, err := r.prepare(ctx, &evs[i])
+		if err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		rows = append(rows, rw)
+	}
+	return r.db.InTx(ctx, func(tx *db.Tx) error { return r.insert(ctx, tx, rows) })
+}
+
+// Close stops accepting events, writes those queued and waits.
+func (r *Recorder) Close() {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		close(r.stop)
+		<-r.stopped
+	})
+}
+
+func (r *Recorder) writer() {
+	defer close(r.stopped)
+	batch := make([]*pending, 0, r.maxBatch)
+	for {
+		var first *pending
+		select {
+		case first = <-r.reqs:
+		case <-r.stop:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case p := <-r.reqs:
+					r.commit([]*pending{p})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < r.maxBatch {
+			select {
+			case p := <-r.reqs:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		r.commit(batch)
+	}
+}
+
+// commit writes a batch in one transaction; if the batch fails, each event
+// is retried alone so that one bad event cannot fail the others.
+func (r *Recorder) commit(batch []*pending) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows := make([]row, len(batch))
+	for i, p := range batch {
+		rows[i] = p.row
+	}
+	err := r.db.InTx(ctx, func(tx *db.Tx) error { return r.insert(ctx, tx, rows) })
+	if err == nil || len(batch) == 1 {
+		if err != nil {
+			r.log.Error("audit write failed", "event", batch[0].row.ev.ID, "err", err)
+		}
+		for _, p := range batch {
+			p.done <- err
+		}
+		return
+	}
+	for _, p := range batch {
+		r.commit([]*pending{p})
+	}
+}
+
+const insertCols = 14
+
+// insert writes rows with multi-row INSERT statements.
+func (r *Recorder) insert(ctx context.Context, tx *db.Tx, rows []row) error {
+	const chunk = 256
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		var q strings.Builder
+		q.WriteString(`INSERT INTO audit_events (id, recorded_at, occurred_at, actor_id, patient_id, action, outcome, purpose, resource_type, resource_id, break_glass, source, body, ledger_index) VALUES `)
+		args := make([]any, 0, (end-start)*insertCols)
+		now := r.clock().UnixMicro()
+		for i, rw := range rows[start:end] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,NULL)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
+			e := rw.ev
+			bg := 0
+			if e.BreakGlass != nil {
+				bg = 1
+			}
+			var patient any
+			if e.PatientID != "" {
+				patient = e.PatientID
+			}
+			args = append(args, e.ID, now, e.Time.UnixMicro(), e.Actor.UserID, patient, e.Action, e.Outcome, e.Purpose, e.ResourceType, e.ResourceID, bg, e.Source, rw.body)
+		}
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stored is an event read back from the store.
+type Stored struct {
+	Seq   int64
+	Event Event
+	// LedgerIndex is the event's leaf index in the transparency log, or -1
+	// while it is not yet sequenced.
+	LedgerIndex int64
+}
+
+// Query selects events. At least one of PatientID and ActorID, or a time
+// range, should be set; Limit defaults to 100 and is capped at 10,000.
+type Query struct {
+	PatientID string
+	ActorID   string
+	Since     time.Time
+	Until     time.Time
+	// BeforeSeq pages backwards: only events with a smaller seq.
+	BeforeSeq int64
+	Limit     int
+}
+
+// Store reads recorded events.
+type Store struct {
+	db     *db.DB
+	sealer Sealer
+}
+
+// NewStore returns a reader of the audit store.
+func NewStore(d *db.DB, sealer Sealer) *Store { return &Store{db: d, sealer: sealer} }
+
+// Events returns the events that match q, newest first, decrypted.
+func (s *Store) Events(ctx context.Context, q Query) ([]Stored, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.PatientID != "" {
+		add("patient_id = $%d", q.PatientID)
+	}
+	if q.ActorID != "" {
+		add("actor_id = $%d", q.ActorID)
+	}
+	if !q.Since.IsZero() {
+		add("occurred_at >= $%d", q.Since.UnixMicro())
+	}
+	if !q.Until.IsZero() {
+		add("occurred_at < $%d", q.Until.UnixMicro())
+	}
+	if q.BeforeSeq > 0 {
+		add("seq < $%d", q.BeforeSeq)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10_000)
+	sqlq := `SELECT seq, id, patient_id, body, ledger_index FROM audit_events`
+	if len(where) > 0 {
+		sqlq += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sqlq += fmt.Sprintf(` ORDER BY occurred_at DESC, seq DESC LIMIT %d`, limit)
+	rows, err := s.db.Query(ctx, sqlq, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Stored
+	for rows.Next() {
+		var st Stored
+		var id string
+		var patient sql.NullString
+		var body []byte
+		var li sql.NullInt64
+		if err := rows.Scan(&st.Seq, &id, &patient, &body, &li); err != nil {
+			return nil, db.Translate(err)
+		}
+		plain, err := s.sealer.Open(ctx, Subject(patient.String), "AuditEvent/"+id, body)
+		if err != nil {
+			return nil, fmt.Errorf("open event %s: %w", id, err)
+		}
+		if st.Event, err = ParseCanonical(plain); err != nil {
+			return nil, fmt.Errorf("decode event %s: %w", id, err)
+		}
+		st.LedgerIndex = -1
+		if li.Valid {
+			st.LedgerIndex = li.Int64
+		}
+		out = append(out, st)
+	}
+	return out, db.Translate(rows.Err())
+}
+
+// Count returns the number of recorded events.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&n)
+	return n, db.Translate(err)
+}
