@@ -546,3 +546,9 @@ func (s *Service) PendingReviews(ctx context.Context, limit int) ([]Grant, error
 	}
 	return out, db.Translate(rows.Err())
 }
+
+// TTL is the lifetime of a break-the-glass grant.
+func (s *Service) TTL() time.Duration { return s.ttl }
+
+// Recorder returns the audit recorder decisions are written to.
+func (s *Service) Recorder() Recorder { return s.audit }

@@ -78,6 +78,13 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress func(done, tot
 	} else {
 		return ImportResult{}, fault.New(fault.Invalid, "an import must be a FHIR Bundle or NDJSON of resources (it does not start with '{')")
 	}
+	return s.ImportResources(ctx, raws, progress)
+}
+
+// ImportResources stores resources given as JSON documents in one
+// transaction; nil entries (blank lines) are skipped but keep their line
+// numbers in errors.
+func (s *Store) ImportResources(ctx context.Context, raws [][]byte, progress func(done, total int)) (ImportResult, error) {
 	if len(raws) == 0 {
 		return ImportResult{}, fault.New(fault.Invalid, "the import holds no resources")
 	}

@@ -261,3 +261,10 @@ func openBytes(a cipher.AEAD, sealed, aad []byte) ([]byte, error) {
 	}
 	return a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], aad)
 }
+
+// KeyIDs lists the ids of the keys in the ring, oldest first.
+func (k *FileKEK) KeyIDs() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return append([]string(nil), k.ids...)
+}

@@ -1,0 +1,232 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/trustward/trustward/internal/access"
+	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/config"
+	"github.com/trustward/trustward/internal/db"
+	"github.com/trustward/trustward/internal/fault"
+	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/records"
+	"github.com/trustward/trustward/internal/seal"
+	"github.com/trustward/trustward/internal/web"
+)
+
+// Version is set at build time with -ldflags "-X .../app.Version=...".
+var Version = "dev"
+
+// App is a running Trustward.
+type App struct {
+	Cfg      config.Config
+	Log      *slog.Logger
+	Clock    func() time.Time
+	DB       *db.DB
+	KEK      *seal.FileKEK
+	Sealer   *seal.Sealer
+	Records  *records.Store
+	Recorder *audit.Recorder
+	Audit    *audit.Store
+	Identity *identity.Service
+	Access   *access.Service
+	Web      *web.Server
+}
+
+// Open builds every part from cfg: it opens and migrates the store, loads
+// (or, on a new store, creates) the key file and checks that it opens the
+// store's keys.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Cfg: cfg, Log: log, Clock: func() time.Time { return time.Now().UTC() }}
+	d, err := db.Open(ctx, cfg.DB, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.DB = d
+	if _, err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := a.openKeys(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if a.Records, err = records.NewStore(ctx, d, a.Sealer, a.Clock); err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Recorder = audit.NewRecorder(d, a.Sealer, a.Clock, log)
+	a.Audit = audit.NewStore(d, a.Sealer)
+	hasher := identity.NewHasher(identity.DefaultArgon2, runtime.NumCPU())
+	if a.Identity, err = identity.NewService(ctx, d, hasher, a.Recorder, a.Clock, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	rules, err := access.DefaultRules()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Access = access.NewService(d, a.Records, a.Recorder, a.Sealer, rules, cfg.BreakGlassTTL, a.Clock, log)
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Log: log, Clock: a.Clock,
+		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
+		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) openKeys(ctx context.Context) error {
+	path := a.Cfg.KeyPath()
+	kek, err := seal.LoadFileKEK(path)
+	if errors.Is(err, seal.ErrNoKeyFile) {
+		// A new key only for a store that has no sealed data yet: never
+		// silently replace a lost key.
+		probe := seal.NewSealer(a.DB, nil, a.Clock)
+		n, cerr := probe.StoredKeyCount(ctx)
+		if cerr != nil {
+			return cerr
+		}
+		if n > 0 {
+			return fault.New(fault.Unavailable, "the key file %s is missing, but the store holds %d sealed data keys: restore the key file from your backup (a new key cannot open them)", path, n)
+		}
+		if kek, err = seal.CreateFileKEK(path, a.Clock()); err != nil {
+			return err
+		}
+		a.Log.Warn("created a new key-encryption key file; keep it safe and back it up. Production keys belong in a KMS or HSM", "key_file", path)
+	} else if err != nil {
+		return err
+	}
+	a.KEK = kek
+	a.Sealer = seal.NewSealer(a.DB, kek, a.Clock)
+	if err := a.Sealer.CheckKeys(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close stops the recorder and closes the store.
+func (a *App) Close() {
+	if a.Recorder != nil {
+		a.Recorder.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}
+
+// Serve runs the HTTP server until ctx ends, then shuts down gracefully.
+// ready, when not nil, is called with the address once listening.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", a.Cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Web,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if a.Cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, a.Cfg.TLSCert, a.Cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	scheme := "http"
+	if a.Cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	a.Log.Info("serving", "url", scheme+"://"+ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Progress prints a one-line progress bar to a terminal writer.
+type Progress struct {
+	w     io.Writer
+	label string
+	last  time.Time
+}
+
+// NewProgress returns a progress printer.
+func NewProgress(w io.Writer, label string) *Progress { return &Progress{w: w, label: label} }
+
+// Update redraws the bar at most ten times a second, and at the end.
+func (p *Progress) Update(done, total int) {
+	if p.w == nil || total <= 0 {
+		return
+	}
+	now := time.Now()
+	if done < total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	const width = 30
+	filled := width * done / total
+	bar := make([]byte, width)
+	for i := range bar {
+		if i < filled {
+			bar[i] = '#'
+		} else {
+			bar[i] = '.'
+		}
+	}
+	fmt.Fprintf(p.w, "\r%s [%s] %3d%% (%d/%d)", p.label, bar, 100*done/total, done, total)
+	if done >= total {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// RotateKEK makes a new key-encryption key active, re-wraps every data key
+// under it (the sealed data is not touched) and retires the keys that no
+// longer wrap anything. It returns the new key id and the counts.
+func (a *App) RotateKEK(ctx context.Context) (string, int, int, error) {
+	before := len(a.kekIDs())
+	id, err := a.KEK.AddKey(a.Clock())
+	if err != nil {
+		return "", 0, 0, err
+	}
+	moved, err := a.Sealer.Rewrap(ctx)
+	if err != nil {
+		return id, moved, 0, fmt.Errorf("re-wrap data keys (the old key stays in the key file; run rotate again): %w", err)
+	}
+	inUse, err := a.Sealer.KEKsInUse(ctx)
+	if err != nil {
+		return id, moved, 0, err
+	}
+	if err := a.KEK.RetireKeys(inUse); err != nil {
+		return id, moved, 0, err
+	}
+	return id, moved, before + 1 - len(a.kekIDs()), nil
+}
+
+func (a *App) kekIDs() []string { return a.KEK.KeyIDs() }

@@ -1,0 +1,82 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/trustward/trustward/internal/fault"
+	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/sim"
+)
+
+// DemoPassword is the password of every demo account. It is printed by
+// `trustward demo` and is for synthetic data only.
+const DemoPassword = "trustward-demo-2026"
+
+// DemoResult describes a loaded demo hospital.
+type DemoResult struct {
+	Resources int
+	Patients  int
+	Staff     int
+	Accounts  []identity.User
+	Demo      []sim.Account
+	Took      time.Duration
+}
+
+// LoadDemo fills an empty store with the synthetic hospital from the
+// configured seed. It refuses a store that already holds resources.
+func (a *App) LoadDemo(ctx context.Context, progress io.Writer) (DemoResult, error) {
+	start := time.Now()
+	n, err := a.Records.Count(ctx, "")
+	if err != nil {
+		return DemoResult{}, err
+	}
+	if n > 0 {
+		return DemoResult{}, fault.New(fault.Conflict, "the store already holds %d resources; the demo hospital loads only into an empty data folder", n)
+	}
+	var raws [][]byte
+	sum, err := sim.Generate(ctx, sim.Options{Seed: a.Cfg.DemoSeed, Patients: a.Cfg.DemoPatients, Staff: a.Cfg.DemoStaff, Now: a.Clock()}, func(r sim.Resource) error {
+		raws = append(raws, r.JSON)
+		return nil
+	})
+	if err != nil {
+		return DemoResult{}, fmt.Errorf("generate demo hospital: %w", err)
+	}
+	bar := NewProgress(progress, "Loading demo hospital")
+	res, err := a.Records.ImportResources(ctx, raws, bar.Update)
+	if err != nil {
+		return DemoResult{}, fmt.Errorf("load demo hospital: %w", err)
+	}
+	hash, err := a.Identity.Hasher().Hash(ctx, DemoPassword)
+	if err != nil {
+		return DemoResult{}, err
+	}
+	users := make([]identity.User, 0, len(sum.Accounts))
+	for _, acc := range sum.Accounts {
+		users = append(users, identity.User{Username: acc.Username, DisplayName: acc.DisplayName, Role: acc.Role,
+			PractitionerID: acc.PractitionerID, PatientID: acc.PatientID, DepartmentID: acc.DepartmentID})
+	}
+	// Demo staff share one password, hashed once: hashing 300 passwords
+	// with argon2id would cost the demo ten seconds for nothing.
+	created, err := a.Identity.CreateUsers(ctx, users, hash)
+	if err != nil {
+		return DemoResult{}, fmt.Errorf("create demo accounts: %w", err)
+	}
+	return DemoResult{Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
+}
+
+// PrintDemo writes the demo sign-ins.
+func PrintDemo(w io.Writer, r DemoResult, url string) {
+	fmt.Fprintf(w, "Demo hospital loaded: %d patients, %d staff, %d FHIR resources in %s.\n", r.Patients, r.Staff, r.Resources, r.Took.Round(time.Millisecond))
+	if url != "" {
+		fmt.Fprintf(w, "Open %s and sign in as one of:\n", url)
+	} else {
+		fmt.Fprintln(w, "Sign in as one of:")
+	}
+	for _, d := range r.Demo {
+		fmt.Fprintf(w, "  %-10s  %-18s  %s\n", d.Username, identity.RoleLabel(d.Role), d.DisplayName)
+	}
+	fmt.Fprintf(w, "Password for every demo account: %s  (synthetic data only)\n", DemoPassword)
+}

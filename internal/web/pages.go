@@ -1,0 +1,474 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/trustward/trustward/internal/access"
+	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/fault"
+	"github.com/trustward/trustward/internal/identity"
+)
+
+func (s *Server) parseTemplates() error {
+	funcs := template.FuncMap{
+		"static":    func(name string) string { return s.staticMap[name] },
+		"roleLabel": identity.RoleLabel,
+		"fmtTime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	}
+	base, err := template.New("base").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
+	if err != nil {
+		return err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	s.pages = map[string]*template.Template{}
+	for _, n := range names {
+		if n == "templates/base.html" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, n)
+		if err != nil {
+			return fmt.Errorf("template %s: %w", n, err)
+		}
+		s.pages[strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")] = t
+	}
+	return nil
+}
+
+// page is what every page template receives.
+type page struct {
+	Title      string
+	Org        string
+	Version    string
+	User       *identity.User
+	IsClinical bool
+	IsOffice   bool
+	// Page-specific fields.
+	Error      string
+	Username   string
+	Next       string
+	Query      string
+	Searched   bool
+	Results    []access.PatientSummary
+	MyPatients []access.PatientSummary
+	Chart      *chartView
+	Reason     string
+	BreakGlass bool
+	PatientID  string
+	Reasons    []access.Reason
+	TTL        string
+	Accesses   []accessRow
+	Grants     []grantRow
+	Heading    string
+	Message    string
+}
+
+func (s *Server) newPage(title string, u *identity.User) page {
+	p := page{Title: title, Org: s.opt.Org, Version: s.opt.Version, User: u}
+	if u != nil {
+		p.IsClinical = u.Role != identity.RolePatient && u.Role != identity.RolePrivacyOfficer && u.Role != identity.RoleSecurityEngineer && u.Role != identity.RoleAdmin
+		p.IsOffice = u.Role == identity.RolePrivacyOfficer || u.Role == identity.RoleAdmin
+	}
+	return p
+}
+
+// render executes a page into a buffer first, so that a template error
+// never sends half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "base", p); err != nil {
+		s.Log.Error("template failed", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderError shows a friendly error page.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, u *identity.User, err error) {
+	logError(s.Log, r, err)
+	st := status(err)
+	p := s.newPage("Error", u)
+	p.Heading, p.Message = "Something went wrong", fault.Message(err)
+	switch st {
+	case http.StatusNotFound:
+		p.Heading = "Not found"
+	case http.StatusBadRequest:
+		p.Heading = "That did not work"
+	case http.StatusForbidden:
+		p.Heading = "Not allowed"
+	case http.StatusServiceUnavailable:
+		p.Heading = "Temporarily unavailable"
+		if p.Message == "internal error" {
+			p.Message = "Please try again in a moment."
+		}
+	case http.StatusInternalServerError:
+		p.Message = "An unexpected error happened. It has been logged; please try again."
+	}
+	s.render(w, r, st, "error", p)
+}
+
+const sessionCookie = "tw_session"
+
+func (s *Server) cookieName() string {
+	if s.opt.TLS {
+		return "__Host-" + sessionCookie
+	}
+	return sessionCookie
+}
+
+// currentUser returns the signed-in user of a browser request.
+func (s *Server) currentUser(r *http.Request) (identity.User, error) {
+	c, err := r.Cookie(s.cookieName())
+	if err != nil {
+		return identity.User{}, fault.New(fault.Unauthenticated, "please sign in")
+	}
+	_, u, err := s.Identity.CheckSession(r.Context(), c.Value)
+	return u, err
+}
+
+// authed wraps a browser handler that needs a signed-in user; others are
+// sent to the sign-in page and brought back afterwards.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, u identity.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.currentUser(r)
+		if err != nil {
+			if fault.Is(err, fault.Unauthenticated) {
+				next := r.URL.Path
+				if r.Method != http.MethodGet {
+					next = "/console"
+				}
+				http.Redirect(w, r, "/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+				return
+			}
+			s.renderError(w, r, nil, err)
+			return
+		}
+		h(w, r, u)
+	}
+}
+
+func (s *Server) browserRoutes(m *http.ServeMux) {
+	m.HandleFunc("GET /{$}", s.home)
+	m.HandleFunc("GET /signin", s.signinForm)
+	m.HandleFunc("POST /signin", s.signin)
+	m.HandleFunc("POST /signout", s.authed(s.signout))
+	m.HandleFunc("GET /console", s.authed(s.console))
+	m.HandleFunc("GET /console/search", s.authed(s.search))
+	m.HandleFunc("GET /console/patients/{id}", s.authed(s.chart))
+	m.HandleFunc("POST /console/patients/{id}/break-glass", s.authed(s.breakGlass))
+	m.HandleFunc("GET /console/accesses", s.authed(s.accesses))
+	m.HandleFunc("GET /office", s.authed(s.office))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		u, _ := s.currentUser(r)
+		var up *identity.User
+		if u.ID != "" {
+			up = &u
+		}
+		s.renderError(w, r, up, fault.New(fault.NotFound, "There is no page at this address."))
+	})
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if u, err := s.currentUser(r); err == nil {
+		if u.Role == identity.RolePrivacyOfficer {
+			http.Redirect(w, r, "/office", http.StatusSeeOther)
+			return
+		}
+		http.Redirect(w, r, "/console", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "home", s.newPage("Welcome", nil))
+}
+
+// safeNext keeps post-sign-in redirects on this site.
+func safeNext(n string) string {
+	if n == "" || !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.Contains(n, "\\") {
+		return "/"
+	}
+	return n
+}
+
+func (s *Server) signinForm(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage("Sign in", nil)
+	p.Next = safeNext(r.URL.Query().Get("next"))
+	s.render(w, r, http.StatusOK, "signin", p)
+}
+
+func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, nil, fault.Wrap(fault.Invalid, err, "the form could not be read"))
+		return
+	}
+	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
+	next := safeNext(r.PostForm.Get("next"))
+	c := clientOf(r)
+	u, err := s.Identity.Authenticate(r.Context(), username, password, c)
+	if err != nil {
+		if fault.Is(err, fault.Unauthenticated) {
+			p := s.newPage("Sign in", nil)
+			p.Error, p.Username, p.Next = fault.Message(err), username, next
+			s.render(w, r, http.StatusUnauthorized, "signin", p)
+			return
+		}
+		s.renderError(w, r, nil, err)
+		return
+	}
+	// A new token at every sign-in: an old cookie planted before sign-in
+	// (session fixation) never becomes a session.
+	tok, err := s.Identity.NewSession(r.Context(), u.ID, "console", s.opt.SessionTTL, s.opt.SessionIdle, c)
+	if err != nil {
+		s.renderError(w, r, nil, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: tok, Path: "/", HttpOnly: true, Secure: s.opt.TLS, SameSite: http.SameSiteLaxMode, MaxAge: int(s.opt.SessionTTL / time.Second)})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) signout(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if c, err := r.Cookie(s.cookieName()); err == nil {
+		if err := s.Identity.EndSession(r.Context(), c.Value, u, clientOf(r)); err != nil {
+			s.renderError(w, r, &u, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", HttpOnly: true, Secure: s.opt.TLS, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) console(w http.ResponseWriter, r *http.Request, u identity.User) {
+	p := s.newPage("Patients", &u)
+	if u.PractitionerID != "" {
+		ids, err := s.Records.PatientsOf(r.Context(), u.PractitionerID, 25)
+		if err != nil {
+			s.renderError(w, r, &u, err)
+			return
+		}
+		// Listing names is showing patient data: read through the store's
+		// directory of the user's own patients. These are patients the user
+		// has a care relationship with; the list itself is audited as one
+		// event.
+		for _, id := range ids {
+			res, err := s.Records.Read(r.Context(), "Patient", id)
+			if err != nil {
+				continue
+			}
+			p.MyPatients = append(p.MyPatients, access.Summarise(res.JSON))
+		}
+		if len(ids) > 0 {
+			if err := s.recordListView(r, u, len(ids)); err != nil {
+				s.renderError(w, r, &u, err)
+				return
+			}
+		}
+	}
+	s.render(w, r, http.StatusOK, "console", p)
+}
+
+func (s *Server) recordListView(r *http.Request, u identity.User, n int) error {
+	return s.auditRecorder().Record(r.Context(), &audit.Event{
+		Actor:   audit.Actor{UserID: u.ID, Name: u.DisplayName, Role: u.Role, PractitionerID: u.PractitionerID, Organization: u.DepartmentID},
+		Action:  audit.ActionExecute, Subtype: "patient-list", Purpose: "TREAT", Basis: access.BasisCareTeam,
+		Outcome: audit.OutcomeSuccess, OutcomeDesc: fmt.Sprintf("%d patients listed", n),
+		Source:  "trustward-ui", NetworkAddress: clientOf(r).Address, UserAgent: r.UserAgent(),
+	})
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request, u identity.User) {
+	p := s.newPage("Search", &u)
+	p.Query = r.URL.Query().Get("q")
+	res, err := s.Access.SearchPatients(r.Context(), subjectOf(r, u, "trustward-ui"), p.Query)
+	if err != nil {
+		if fault.Is(err, fault.Invalid) || fault.Is(err, fault.Forbidden) {
+			p.Error = fault.Message(err)
+			s.render(w, r, status(err), "console", p)
+			return
+		}
+		s.renderError(w, r, &u, err)
+		return
+	}
+	p.Searched, p.Results = true, res
+	s.render(w, r, http.StatusOK, "console", p)
+}
+
+func (s *Server) chart(w http.ResponseWriter, r *http.Request, u identity.User) {
+	id := r.PathValue("id")
+	ch, err := s.Access.OpenChart(r.Context(), subjectOf(r, u, "trustward-ui"), id, "")
+	if err != nil {
+		var de *access.DeniedError
+		if errors.As(err, &de) {
+			s.renderDenied(w, r, u, id, de.Decision, "")
+			return
+		}
+		s.renderError(w, r, &u, err)
+		return
+	}
+	p := s.newPage("Chart", &u)
+	p.Chart = s.buildChart(r.Context(), ch)
+	s.render(w, r, http.StatusOK, "chart", p)
+}
+
+func (s *Server) renderDenied(w http.ResponseWriter, r *http.Request, u identity.User, patientID string, d access.Decision, formErr string) {
+	p := s.newPage("No access", &u)
+	p.Reason, p.BreakGlass, p.PatientID, p.Error = d.Reason, d.BreakGlassAvailable, patientID, formErr
+	p.Reasons = s.Access.Rules().BreakGlassReasons
+	p.TTL = humanDuration(s.Access.TTL())
+	st := http.StatusForbidden
+	if formErr != "" {
+		st = http.StatusBadRequest
+	}
+	s.render(w, r, st, "denied", p)
+}
+
+func humanDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		h := int(d / time.Hour)
+		if h == 1 {
+			return "1 hour"
+		}
+		return fmt.Sprintf("%d hours", h)
+	}
+	return d.String()
+}
+
+func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request, u identity.User) {
+	id := r.PathValue("id")
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, &u, fault.Wrap(fault.Invalid, err, "the form could not be read"))
+		return
+	}
+	_, err := s.Access.BreakGlass(r.Context(), subjectOf(r, u, "trustward-ui"), id, r.PostForm.Get("reason"), r.PostForm.Get("explanation"))
+	if err != nil {
+		if fault.Is(err, fault.Invalid) {
+			d, derr := s.Access.Decide(r.Context(), subjectOf(r, u, "trustward-ui"), id, "Patient", false, "")
+			if derr == nil {
+				s.renderDenied(w, r, u, id, d, fault.Message(err))
+				return
+			}
+		}
+		s.renderError(w, r, &u, err)
+		return
+	}
+	http.Redirect(w, r, "/console/patients/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+type accessRow struct {
+	Time        time.Time
+	What        string
+	PatientID   string
+	PatientName string
+	Purpose     string
+	Basis       string
+	BreakGlass  bool
+	Outcome     string
+}
+
+func describe(e audit.Event) string {
+	switch e.Subtype {
+	case "chart":
+		return "Opened chart"
+	case "login":
+		return "Signed in"
+	case "logout":
+		return "Signed out"
+	case "patient-search":
+		return "Searched patients (" + e.OutcomeDesc + ")"
+	case "patient-list":
+		return "Listed my patients"
+	case "break-glass":
+		return "Broke the glass"
+	}
+	verb := map[string]string{audit.ActionCreate: "Created", audit.ActionRead: "Read", audit.ActionUpdate: "Updated", audit.ActionDelete: "Deleted", audit.ActionExecute: "Searched"}[e.Action]
+	return strings.TrimSpace(verb + " " + e.ResourceType)
+}
+
+func outcomeText(o string) string {
+	switch o {
+	case audit.OutcomeSuccess:
+		return "allowed"
+	case audit.OutcomeDenied:
+		return "denied"
+	}
+	return "failed"
+}
+
+func (s *Server) accesses(w http.ResponseWriter, r *http.Request, u identity.User) {
+	evs, err := s.Audit.Events(r.Context(), audit.Query{ActorID: u.ID, Limit: 100})
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	p := s.newPage("My recent accesses", &u)
+	names := map[string]string{}
+	for _, st := range evs {
+		e := st.Event
+		row := accessRow{Time: e.Time, What: describe(e), PatientID: e.PatientID, Purpose: e.Purpose, Basis: e.Basis, BreakGlass: e.BreakGlass != nil, Outcome: outcomeText(e.Outcome)}
+		if e.PatientID != "" {
+			// The user's own history names patients they already accessed;
+			// the name is read from the store without a new access event.
+			n, ok := names[e.PatientID]
+			if !ok {
+				if res, err := s.Records.Read(r.Context(), "Patient", e.PatientID); err == nil {
+					n = access.Summarise(res.JSON).Name
+				} else {
+					n = e.PatientID
+				}
+				names[e.PatientID] = n
+			}
+			row.PatientName = n
+		}
+		p.Accesses = append(p.Accesses, row)
+	}
+	s.render(w, r, http.StatusOK, "accesses", p)
+}
+
+type grantRow struct {
+	Created time.Time
+	User    string
+	Patient string
+	Reason  string
+	Text    string
+}
+
+func (s *Server) office(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if u.Role != identity.RolePrivacyOfficer && u.Role != identity.RoleAdmin {
+		s.renderError(w, r, &u, fault.New(fault.Forbidden, "The privacy office pages are for privacy officers."))
+		return
+	}
+	gs, err := s.Access.PendingReviews(r.Context(), 200)
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	p := s.newPage("Privacy office", &u)
+	for _, g := range gs {
+		row := grantRow{Created: g.Created, User: g.UserID, Patient: g.PatientID, Text: g.Reason}
+		if who, err := s.Identity.UserByID(r.Context(), g.UserID); err == nil {
+			row.User = who.DisplayName + " (" + identity.RoleLabel(who.Role) + ")"
+		}
+		row.Reason, _ = s.Access.Rules().ReasonLabel(g.ReasonCode)
+		p.Grants = append(p.Grants, row)
+	}
+	s.render(w, r, http.StatusOK, "office", p)
+}
+
+// auditRecorder is the recorder behind Access (kept as a narrow accessor so
+// pages record list views through the same fail-closed path).
+func (s *Server) auditRecorder() interface {
+	Record(ctx context.Context, ev *audit.Event) error
+} {
+	return s.Access.Recorder()
+}
