@@ -209,15 +209,23 @@ func (t *Tx) Dialect() Dialect { return t.d.Dialect }
 
 // InTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise, so that nothing is ever half-written.
-func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	stx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Translate(err)
 	}
+	committed := false
+	defer func() {
+		// Also on panic: an open transaction would hold SQLite's only
+		// write connection (or PostgreSQL row locks) for ever.
+		if !committed {
+			_ = stx.Rollback()
+		}
+	}()
 	if err := fn(&Tx{tx: stx, d: d}); err != nil {
-		_ = stx.Rollback()
 		return err
 	}
+	committed = true
 	return Translate(stx.Commit())
 }
 

@@ -135,7 +135,6 @@ func TestInTx(t *testing.T) {
 // A panic in fn must not leave the transaction open: on SQLite it would hold
 // the only write connection, and on PostgreSQL its row locks, for ever.
 func TestInTxRollsBackOnPanic(t *testing.T) {
-	t.Skip("known bug in db.go: InTx does not roll back when fn panics (no deferred Rollback); remove this skip with the fix")
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		func() {

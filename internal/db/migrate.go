@@ -73,7 +73,18 @@ func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+	err = d.InTx(ctx, func(tx *Tx) error {
+		if d.Dialect == Postgres {
+			// Serialise concurrent migrators (several serve instances
+			// starting together) before the first statement.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7071)`); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	var applied []int

@@ -187,9 +187,6 @@ func TestConcurrentMigrate(t *testing.T) {
 	}
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			if e.name == "postgres" {
-				t.Skip("known bug in migrate.go: CREATE TABLE IF NOT EXISTS schema_migrations runs before the advisory lock, so concurrent first runs fail with 23505 on pg_type_typname_nsp_index; remove this skip with the fix")
-			}
 			ctx := context.Background()
 			dsn := e.dsn(t)
 			var wg sync.WaitGroup
