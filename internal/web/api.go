@@ -97,6 +97,7 @@ func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/patients/{id}/chart", s.api(s.apiChart))
 	m.HandleFunc("POST /api/v1/patients/{id}/break-glass", s.api(s.apiBreakGlass))
 	m.HandleFunc("GET /api/v1/me/accesses", s.api(s.apiMyAccesses))
+	m.HandleFunc("GET /api/v1/me/patients", s.api(s.apiMyPatients))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, fault.New(fault.NotFound, "no API resource at %s %s", r.Method, r.URL.Path))
 	})
@@ -186,5 +187,20 @@ func (s *Server) apiMyAccesses(w http.ResponseWriter, r *http.Request, u identit
 		out = append(out, st.Event)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+	return nil
+}
+
+// apiMyPatients lists the ids of the patients on the user's care teams and
+// encounters (ids only: opening one is the audited step).
+func (s *Server) apiMyPatients(w http.ResponseWriter, r *http.Request, u identity.User) error {
+	ids := []string{}
+	if u.PractitionerID != "" {
+		got, err := s.Records.PatientsOf(r.Context(), u.PractitionerID, 500)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, got...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"patients": ids})
 	return nil
 }

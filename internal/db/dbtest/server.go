@@ -34,6 +34,17 @@ full_page_writes = off
 logging_collector = off
 `
 
+// EnvDurable, set to 1, makes the throwaway server durable (fsync on), for
+// benchmarks that measure commits; tests keep it off for speed.
+const EnvDurable = "TRUSTWARD_TEST_PG_DURABLE"
+
+const durableConf = `
+# Durable, as in production (TRUSTWARD_TEST_PG_DURABLE=1).
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+`
+
 // watchdogScript stops the server and deletes its folder once its standard
 // input reaches end of file, which happens when the process holding the
 // other end of the pipe (the test process) closes it or dies, however it
@@ -159,6 +170,11 @@ func (s *Server) start(ctx context.Context, initdb, pgctl string, cred *syscall.
 		return fmt.Errorf("configure PostgreSQL: %w", err)
 	}
 	_, err = fmt.Fprintf(f, serverConf, s.dir)
+	if err == nil && os.Getenv(EnvDurable) == "1" {
+		// Benchmarks of durability need the production settings; later
+		// lines of postgresql.conf win.
+		_, err = fmt.Fprint(f, durableConf)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
