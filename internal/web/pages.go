@@ -280,10 +280,10 @@ func (s *Server) console(w http.ResponseWriter, r *http.Request, u identity.User
 
 func (s *Server) recordListView(r *http.Request, u identity.User, n int) error {
 	return s.auditRecorder().Record(r.Context(), &audit.Event{
-		Actor:   audit.Actor{UserID: u.ID, Name: u.DisplayName, Role: u.Role, PractitionerID: u.PractitionerID, Organization: u.DepartmentID},
-		Action:  audit.ActionExecute, Subtype: "patient-list", Purpose: "TREAT", Basis: access.BasisCareTeam,
+		Actor:  audit.Actor{UserID: u.ID, Name: u.DisplayName, Role: u.Role, PractitionerID: u.PractitionerID, Organization: u.DepartmentID},
+		Action: audit.ActionExecute, Subtype: "patient-list", Purpose: "TREAT", Basis: access.BasisCareTeam,
 		Outcome: audit.OutcomeSuccess, OutcomeDesc: fmt.Sprintf("%d patients listed", n),
-		Source:  "trustward-ui", NetworkAddress: clientOf(r).Address, UserAgent: r.UserAgent(),
+		Source: "trustward-ui", NetworkAddress: clientOf(r).Address, UserAgent: r.UserAgent(),
 	})
 }
 
