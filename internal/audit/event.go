@@ -87,6 +87,10 @@ type BreakGlass struct {
 const (
 	maxField = 256
 	maxText  = 2000
+	// maxCanonicalSize bounds the encoding of a valid event: 16 fields of
+	// maxField and 3 of maxText bytes, each byte escaped to at most 6
+	// (\u001f), come to 60,576 bytes, plus names and punctuation.
+	maxCanonicalSize = 64 << 10
 )
 
 // Validate checks that an event is complete and well-formed.
@@ -142,8 +146,15 @@ func (e *Event) Validate() error {
 	default:
 		return fault.InvalidField("outcome", "%q is not one of 0, 4, 8, 12", e.Outcome)
 	}
-	if e.Time.IsZero() {
+	// Judge the time as Canonical will write it: UTC, microseconds, and a
+	// four-digit year, which RFC 3339 parsers and FHIR's instant (no year
+	// 0) require.
+	t := e.Time.UTC().Truncate(time.Microsecond)
+	if t.IsZero() {
 		return fault.InvalidField("time", "is required")
+	}
+	if y := t.Year(); y < 1 || y > 9999 {
+		return fault.InvalidField("time", "year %d is outside 1 to 9999", y)
 	}
 	if e.BreakGlass != nil {
 		if err := check("breakGlass.grant", e.BreakGlass.GrantID, false, maxField); err != nil {
@@ -221,8 +232,8 @@ func canonicalForm(e Event) canonicalEvent {
 // that exactly one byte string stands for each event.
 func ParseCanonical(b []byte) (Event, error) {
 	var e Event
-	if len(b) > 16<<10 {
-		return e, fault.New(fault.TooLarge, "canonical event is larger than 16 KiB")
+	if len(b) > maxCanonicalSize {
+		return e, fault.New(fault.TooLarge, "canonical event is larger than 64 KiB")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
