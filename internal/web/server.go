@@ -110,7 +110,9 @@ func (s *Server) routes() http.Handler {
 
 	root := http.NewServeMux()
 	root.Handle("/api/", s.apiHeaders(s.jsonOnly(api, writeProblemFn(s.Log))))
-	root.Handle("/fhir/", s.apiHeaders(s.jsonOnly(fhir, writeOutcomeFn(s.Log))))
+	fhirH := s.apiHeaders(s.jsonOnly(fhir, writeOutcomeFn(s.Log)))
+	root.Handle("/fhir/", fhirH)
+	root.Handle("/fhir", fhirH)
 	root.HandleFunc("GET /healthz", s.healthz)
 	root.HandleFunc("GET /static/", s.serveStatic)
 	root.Handle("/", browserH)
