@@ -86,9 +86,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return &config.Error{Setting: "command", Msg: fmt.Sprintf("%q is not a command", cmd)}
 	}
+	var action string
+	if cmd == "keys" {
+		if len(rest) == 0 || rest[0] != "rotate" {
+			return &config.Error{Setting: "keys", Msg: "usage: trustward keys rotate [flags]"}
+		}
+		action, rest = rest[0], rest[1:]
+	}
 	cfg, pos, err := config.Load("trustward "+cmd, rest, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return &config.Error{Setting: cmd, Msg: fmt.Sprintf("unexpected argument %q (flags start with --)", pos[0])}
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	log.Info("starting", "command", cmd, "version", app.Version, "config", cfg.String())
@@ -116,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "migrations applied")
 		return nil
 	case "keys":
-		return keys(ctx, cfg, log, pos, stdout)
+		return keys(ctx, cfg, log, action, stdout)
 	}
 	return nil
 }
@@ -157,10 +167,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout, std
 	})
 }
 
-func keys(ctx context.Context, cfg config.Config, log *slog.Logger, pos []string, stdout io.Writer) error {
-	if len(pos) != 1 || pos[0] != "rotate" {
-		return &config.Error{Setting: "keys", Msg: "usage: trustward keys rotate"}
-	}
+func keys(ctx context.Context, cfg config.Config, log *slog.Logger, action string, stdout io.Writer) error {
+	_ = action // "rotate" is the only action so far
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err

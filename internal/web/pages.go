@@ -23,6 +23,8 @@ func (s *Server) parseTemplates() error {
 		"static":    func(name string) string { return s.staticMap[name] },
 		"roleLabel": identity.RoleLabel,
 		"fmtTime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"purpose":   purposeLabel,
+		"basis":     basisLabel,
 	}
 	base, err := template.New("base").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {
@@ -471,4 +473,20 @@ func (s *Server) auditRecorder() interface {
 	Record(ctx context.Context, ev *audit.Event) error
 } {
 	return s.Access.Recorder()
+}
+
+// purposeLabel names an HL7 PurposeOfUse code in plain words.
+func purposeLabel(code string) string {
+	if l, ok := map[string]string{"TREAT": "Treatment", "ETREAT": "Emergency treatment", "HPAYMT": "Payment", "HOPERAT": "Operations", "PATRQT": "Patient request"}[code]; ok {
+		return l
+	}
+	return code
+}
+
+// basisLabel names why an access was allowed.
+func basisLabel(b string) string {
+	if l, ok := map[string]string{access.BasisCareTeam: "Care team", access.BasisEncounter: "Encounter", access.BasisDepartment: "Department", access.BasisBreakGlass: "Break-the-glass", access.BasisSelf: "Own record", access.BasisRole: "Role"}[b]; ok {
+		return l
+	}
+	return b
 }
