@@ -1,0 +1,58 @@
+package config
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPrecedenceDefaultsFileEnvFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"addr":"127.0.0.1:9001","break_glass_ttl":"2h","demo":true,"demo_patients":100,"org":"From File"}`), 0o600)
+	env := map[string]string{"TRUSTWARD_CONFIG": file, "TRUSTWARD_ADDR": "127.0.0.1:9002", "TRUSTWARD_ORG": "From Env"}
+	c, _, err := Load("t", []string{"--addr", "127.0.0.1:9003"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9003" || c.Org != "From Env" || c.BreakGlassTTL != 2*time.Hour || !c.Demo || c.DemoPatients != 100 || c.DataDir != "./trustward-data" {
+		t.Fatalf("config: %+v", c)
+	}
+	if c.KeyPath() != filepath.Join("./trustward-data", "kek.json") && c.KeyPath() != "./trustward-data/kek.json" {
+		t.Fatalf("key path %s", c.KeyPath())
+	}
+}
+
+func TestStringRedactsDatabasePassword(t *testing.T) {
+	c := Default()
+	c.DB = "postgres://trustward:s3cret@db.internal:5432/tw"
+	if s := c.String(); strings.Contains(s, "s3cret") || !strings.Contains(s, "REDACTED") {
+		t.Fatalf("String() = %s", s)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--addr", "localhost"}, "--addr"},
+		{[]string{"--addr", "127.0.0.1:99999"}, "--addr"},
+		{[]string{"--data", " "}, "--data"},
+		{[]string{"--tls-cert", "c.pem"}, "--tls-cert"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--max-body-bytes", "10"}, "--max-body-bytes"},
+		{[]string{"--demo-staff", "3"}, "--demo-staff"},
+		{[]string{"--session-idle", "24h", "--session-ttl", "1h"}, "--session-idle"},
+	} {
+		_, _, err := Load("t", c.args, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), "config: "+c.want+":") {
+			t.Errorf("%v: %v", c.args, err)
+		}
+	}
+	if _, _, err := Load("t", []string{"--config", "/nonexistent.json"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Errorf("missing config file: %v", err)
+	}
+}
