@@ -48,37 +48,38 @@ const MaxImportLine = 4 << 20
 // when any resource is bad, the error lists each bad line and nothing is
 // written. progress, when not nil, is called as resources are written.
 func (s *Store) Import(ctx context.Context, r io.Reader, progress func(done, total int)) (ImportResult, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	first, err := firstByte(br)
+	raws, err := SplitImport(r)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	var raws [][]byte
-	if first == '{' {
-		// A Bundle is one JSON object (possibly pretty-printed); NDJSON
-		// starts with '{' too, so peek at the resourceType.
-		all, err := io.ReadAll(io.LimitReader(br, 1<<30))
-		if err != nil {
-			return ImportResult{}, fault.Wrap(fault.Invalid, err, "cannot read import")
-		}
-		var head struct {
-			ResourceType string `json:"resourceType"`
-		}
-		if dec := json.NewDecoder(bytes.NewReader(all)); dec.Decode(&head) == nil && head.ResourceType == "Bundle" && !dec.More() {
-			raws, err = bundleEntries(all)
-			if err != nil {
-				return ImportResult{}, err
-			}
-		} else {
-			raws, err = ndjsonLines(bytes.NewReader(all))
-			if err != nil {
-				return ImportResult{}, err
-			}
-		}
-	} else {
-		return ImportResult{}, fault.New(fault.Invalid, "an import must be a FHIR Bundle or NDJSON of resources (it does not start with '{')")
-	}
 	return s.ImportResources(ctx, raws, progress)
+}
+
+// SplitImport reads a FHIR Bundle or NDJSON and returns its resources as
+// separate JSON documents (nil for blank NDJSON lines, so that line numbers
+// hold). It checks the framing only; resources are validated on import.
+func SplitImport(r io.Reader) ([][]byte, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	first, err := firstByte(br)
+	if err != nil {
+		return nil, err
+	}
+	if first != '{' {
+		return nil, fault.New(fault.Invalid, "an import must be a FHIR Bundle or NDJSON of resources (it does not start with '{')")
+	}
+	all, err := io.ReadAll(io.LimitReader(br, 1<<30))
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, err, "cannot read import")
+	}
+	// A Bundle is one JSON object (possibly pretty-printed); NDJSON starts
+	// with '{' too, so look at the resourceType of the first value.
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if dec := json.NewDecoder(bytes.NewReader(all)); dec.Decode(&head) == nil && head.ResourceType == "Bundle" && !dec.More() {
+		return bundleEntries(all)
+	}
+	return ndjsonLines(bytes.NewReader(all))
 }
 
 // ImportResources stores resources given as JSON documents in one
