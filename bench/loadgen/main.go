@@ -65,6 +65,7 @@ func run(base, user, pass string, conc int, dur, warm time.Duration) error {
 
 	var measuring atomic.Bool
 	var errorsN atomic.Int64
+	var firstErr atomic.Value
 	lat := make([][]time.Duration, conc)
 	ctx, cancel := context.WithTimeout(context.Background(), warm+dur)
 	defer cancel()
@@ -86,6 +87,7 @@ func run(base, user, pass string, conc int, dur, warm time.Duration) error {
 				if err != nil {
 					if ctx.Err() == nil {
 						errorsN.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
 					}
 					continue
 				}
@@ -93,7 +95,11 @@ func run(base, user, pass string, conc int, dur, warm time.Duration) error {
 				res.Body.Close()
 				d := time.Since(t0)
 				if res.StatusCode != 200 {
-					errorsN.Add(1)
+					// Requests cut short by the end of the run are not errors.
+					if ctx.Err() == nil {
+						errorsN.Add(1)
+						firstErr.CompareAndSwap(nil, res.Status)
+					}
 					continue
 				}
 				if measuring.Load() && ctx.Err() == nil {
@@ -113,6 +119,9 @@ func run(base, user, pass string, conc int, dur, warm time.Duration) error {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*p))] }
+	if e := firstErr.Load(); e != nil {
+		fmt.Printf("first error: %v\n", e)
+	}
 	fmt.Printf("requests %d  errors %d  throughput %.0f chart reads/s\n", len(all), errorsN.Load(), float64(len(all))/elapsed.Seconds())
 	fmt.Printf("latency p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), all[len(all)-1].Round(10*time.Microsecond))
 	return nil

@@ -552,3 +552,17 @@ func (s *Service) TTL() time.Duration { return s.ttl }
 
 // Recorder returns the audit recorder decisions are written to.
 func (s *Service) Recorder() Recorder { return s.audit }
+
+// MyPatients lists the patients the user has a care relationship with by
+// the same rules as Decide (ids only; opening one is the audited step).
+func (s *Service) MyPatients(ctx context.Context, sub Subject, limit int) ([]string, error) {
+	if sub.User.PractitionerID == "" {
+		return []string{}, nil
+	}
+	now := s.clock()
+	ids, err := s.records.PatientsOf(ctx, sub.User.PractitionerID, now, now.AddDate(0, 0, -s.rules.EncounterLookbackDays), limit)
+	if ids == nil && err == nil {
+		ids = []string{}
+	}
+	return ids, err
+}

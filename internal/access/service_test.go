@@ -34,6 +34,7 @@ const fixture = `{"resourceType":"Organization","id":"org-med","name":"General M
 {"resourceType":"Patient","id":"pat-2","name":[{"family":"Quill","given":["Tom"]}],"birthDate":"1990-01-01"}
 {"resourceType":"CareTeam","id":"ct-1","status":"active","subject":{"reference":"Patient/pat-1"},"participant":[{"member":{"reference":"Practitioner/pr-1"}}]}
 {"resourceType":"Encounter","id":"enc-2","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"},"subject":{"reference":"Patient/pat-2"},"serviceProvider":{"reference":"Organization/org-card"},"period":{"start":"2026-11-20T08:00:00Z"}}
+{"resourceType":"Encounter","id":"enc-old","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/pat-2"},"participant":[{"individual":{"reference":"Practitioner/pr-1"}}],"serviceProvider":{"reference":"Organization/org-med"},"period":{"start":"2019-03-01T08:00:00Z","end":"2019-03-01T09:00:00Z"}}
 {"resourceType":"Condition","id":"cond-1","subject":{"reference":"Patient/pat-1"},"code":{"text":"Hypertension"}}
 {"resourceType":"Observation","id":"obs-1","status":"final","code":{"text":"Heart rate"},"subject":{"reference":"Patient/pat-1"},"valueQuantity":{"value":72,"unit":"/min"}}
 `
@@ -267,6 +268,28 @@ func TestWriteIsAudited(t *testing.T) {
 		p, err := e.svc.Write(ctx, frontDesk, "Patient", "", []byte(`{"resourceType":"Patient","name":[{"family":"Newcomer"}]}`), "")
 		if err != nil || p.PatientID == "" {
 			t.Fatalf("registration: %+v %v", p, err)
+		}
+	})
+}
+
+func TestMyPatientsMatchesThePolicy(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := setup(t, d)
+		ctx := context.Background()
+		for _, sub := range []access.Subject{careTeamDoc, cardioDoc, otherDoc} {
+			ids, err := e.svc.MyPatients(ctx, sub, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				if dec, _ := e.svc.Decide(ctx, sub, id, "Patient", false, ""); !dec.Allowed {
+					t.Errorf("%s lists %s but may not open it", sub.User.ID, id)
+				}
+			}
+		}
+		ids, _ := e.svc.MyPatients(ctx, careTeamDoc, 100)
+		if len(ids) != 1 || ids[0] != "pat-1" {
+			t.Fatalf("care-team doctor's patients: %v", ids)
 		}
 	})
 }

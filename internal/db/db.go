@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,7 +49,15 @@ type DB struct {
 	Dialect Dialect
 	w       *sql.DB
 	r       *sql.DB
+
+	// stmts caches prepared read statements by query text: preparing is a
+	// large share of a small query's cost in SQLite.
+	stmtMu sync.RWMutex
+	stmts  map[string]*sql.Stmt
 }
+
+// maxStmts bounds the statement cache; queries beyond it run unprepared.
+const maxStmts = 256
 
 // Open opens the store named by spec: "sqlite" (a database file in dataDir)
 // or a postgres:// URL. It does not migrate; call Migrate.
@@ -83,7 +92,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	d := &DB{Dialect: SQLite, w: w, r: r}
+	d := &DB{Dialect: SQLite, w: w, r: r, stmts: map[string]*sql.Stmt{}}
 	if err := w.PingContext(ctx); err != nil {
 		d.Close()
 		return nil, Translate(fmt.Errorf("open %s: %w", path, err))
@@ -106,11 +115,17 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 		p.Close()
 		return nil, fault.Wrap(fault.Unavailable, err, "cannot reach PostgreSQL")
 	}
-	return &DB{Dialect: Postgres, w: p, r: p}, nil
+	return &DB{Dialect: Postgres, w: p, r: p, stmts: map[string]*sql.Stmt{}}, nil
 }
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	d.stmtMu.Lock()
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.stmts = map[string]*sql.Stmt{}
+	d.stmtMu.Unlock()
 	err := d.w.Close()
 	if d.r != d.w {
 		if e := d.r.Close(); err == nil {
@@ -163,8 +178,37 @@ func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	return res, Translate(err)
 }
 
+// stmt returns a cached prepared statement for a read query, or nil when
+// the cache is full or preparing fails (the caller then runs it directly).
+func (d *DB) stmt(ctx context.Context, q string) *sql.Stmt {
+	d.stmtMu.RLock()
+	st, ok := d.stmts[q]
+	d.stmtMu.RUnlock()
+	if ok {
+		return st
+	}
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	if st, ok := d.stmts[q]; ok {
+		return st
+	}
+	if len(d.stmts) >= maxStmts {
+		return nil
+	}
+	st, err := d.r.PrepareContext(context.WithoutCancel(ctx), d.Rebind(q))
+	if err != nil {
+		return nil
+	}
+	d.stmts[q] = st
+	return st
+}
+
 // Query runs a query on the read pool.
 func (d *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := d.stmt(ctx, q); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		return rows, Translate(err)
+	}
 	rows, err := d.r.QueryContext(ctx, d.Rebind(q), args...)
 	return rows, Translate(err)
 }
@@ -172,6 +216,9 @@ func (d *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 // QueryRow runs a single-row query on the read pool. Pass its Scan error
 // through Translate (or use ScanRow).
 func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := d.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return d.r.QueryRowContext(ctx, d.Rebind(q), args...)
 }
 

@@ -341,10 +341,12 @@ func (s *Store) Departments(ctx context.Context, practitionerID string) ([]strin
 	return out, db.Translate(rows.Err())
 }
 
-// PatientsOf lists patients a practitioner is linked to (care team or
-// encounter), most recent first: the clinician's own list.
-func (s *Store) PatientsOf(ctx context.Context, practitionerID string, limit int) ([]string, error) {
-	rows, err := s.db.Query(ctx, fmt.Sprintf(`SELECT patient_id, MAX(COALESCE(start_at, 0)) AS latest FROM care_links WHERE practitioner_id = $1 AND kind IN ('care-team', 'encounter') GROUP BY patient_id ORDER BY latest DESC, patient_id LIMIT %d`, max(1, min(limit, 500))), practitionerID)
+// PatientsOf lists patients a practitioner has a current relationship
+// with, most recent first: a care-team membership that has not ended at
+// now, or an encounter that is open or ended after since.
+func (s *Store) PatientsOf(ctx context.Context, practitionerID string, now, since time.Time, limit int) ([]string, error) {
+	rows, err := s.db.Query(ctx, fmt.Sprintf(`SELECT patient_id, MAX(COALESCE(start_at, 0)) AS latest FROM care_links WHERE practitioner_id = $1 AND ((kind = 'care-team' AND (end_at IS NULL OR end_at > $2)) OR (kind = 'encounter' AND (end_at IS NULL OR end_at > $3))) GROUP BY patient_id ORDER BY latest DESC, patient_id LIMIT %d`, max(1, min(limit, 500))),
+		practitionerID, now.UnixMicro(), since.UnixMicro())
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ type Store struct {
 	sealer *seal.Sealer
 	search *seal.Pseudonymizer
 	clock  func() time.Time
+	names  directoryNames
 }
 
 // NewStore returns a store; it loads (or creates) the blind-index key.
@@ -248,6 +249,7 @@ func (s *Store) write(ctx context.Context, prs []*prepared, raws [][]byte, mode 
 			if err := s.writeIndex(ctx, tx, pr); err != nil {
 				return err
 			}
+			s.names.forget(pr.p.Type + "/" + pr.p.ID)
 			out[i] = Resource{Type: pr.p.Type, ID: pr.p.ID, Version: version, PatientID: pr.patientID, Updated: now, JSON: js}
 			if progress != nil && (i+1)%500 == 0 {
 				progress(i + 1)

@@ -193,13 +193,9 @@ func (s *Server) apiMyAccesses(w http.ResponseWriter, r *http.Request, u identit
 // apiMyPatients lists the ids of the patients on the user's care teams and
 // encounters (ids only: opening one is the audited step).
 func (s *Server) apiMyPatients(w http.ResponseWriter, r *http.Request, u identity.User) error {
-	ids := []string{}
-	if u.PractitionerID != "" {
-		got, err := s.Records.PatientsOf(r.Context(), u.PractitionerID, 500)
-		if err != nil {
-			return err
-		}
-		ids = append(ids, got...)
+	ids, err := s.Access.MyPatients(r.Context(), subjectOf(r, u, "trustward-api"), 500)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"patients": ids})
 	return nil

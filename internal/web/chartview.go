@@ -137,19 +137,7 @@ func (s *Server) buildChart(ctx context.Context, ch access.Chart) *chartView {
 		label, _ := s.Access.Rules().ReasonLabel(g.ReasonCode)
 		v.BreakGlass = &breakGlassView{Label: label, Expires: g.Expires}
 	}
-	names := map[string]string{}
-	nameOf := func(typ, id string) string {
-		key := typ + "/" + id
-		if n, ok := names[key]; ok {
-			return n
-		}
-		n := id
-		if r, err := s.Records.Read(ctx, typ, id); err == nil {
-			n = directoryName(r.JSON)
-		}
-		names[key] = n
-		return n
-	}
+	nameOf := func(typ, id string) string { return s.Records.DirectoryName(ctx, typ, id) }
 	for _, r := range ch.Resources {
 		switch r.Type {
 		case "AllergyIntolerance":
@@ -259,34 +247,6 @@ func (s *Server) buildChart(ctx context.Context, ch access.Chart) *chartView {
 	}
 	sort.SliceStable(v.Encounters, func(i, j int) bool { return v.Encounters[i].Start > v.Encounters[j].Start })
 	return v
-}
-
-// directoryName names a Practitioner or Organization.
-func directoryName(js []byte) string {
-	var d struct {
-		Name json.RawMessage `json:"name"`
-	}
-	if json.Unmarshal(js, &d) != nil {
-		return ""
-	}
-	var org string
-	if json.Unmarshal(d.Name, &org) == nil {
-		return org
-	}
-	var names []struct {
-		Text   string   `json:"text"`
-		Family string   `json:"family"`
-		Given  []string `json:"given"`
-		Prefix []string `json:"prefix"`
-	}
-	if json.Unmarshal(d.Name, &names) == nil && len(names) > 0 {
-		n := names[0]
-		if n.Text != "" {
-			return n.Text
-		}
-		return strings.TrimSpace(strings.Join(append(n.Prefix, append(n.Given, n.Family)...), " "))
-	}
-	return ""
 }
 
 func dateOf(s string) string {

@@ -254,7 +254,7 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request, u identity.User
 func (s *Server) console(w http.ResponseWriter, r *http.Request, u identity.User) {
 	p := s.newPage("Patients", &u)
 	if u.PractitionerID != "" {
-		ids, err := s.Records.PatientsOf(r.Context(), u.PractitionerID, 25)
+		ids, err := s.Access.MyPatients(r.Context(), subjectOf(r, u, "trustward-ui"), 25)
 		if err != nil {
 			s.renderError(w, r, &u, err)
 			return
