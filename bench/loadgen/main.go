@@ -28,14 +28,15 @@ func main() {
 	conc := flag.Int("c", 64, "concurrent clients")
 	dur := flag.Duration("d", 20*time.Second, "duration of the measured run")
 	warm := flag.Duration("warmup", 3*time.Second, "warm-up before measuring")
+	rate := flag.Float64("rate", 0, "offered requests per second over all clients (0: closed loop, each client sends as soon as its last answer came)")
 	flag.Parse()
-	if err := run(*url, *user, *pass, *conc, *dur, *warm); err != nil {
+	if err := run(*url, *user, *pass, *conc, *dur, *warm, *rate); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(base, user, pass string, conc int, dur, warm time.Duration) error {
+func run(base, user, pass string, conc int, dur, warm time.Duration, rate float64) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}
 	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	body, _ := json.Marshal(map[string]string{"username": user, "password": pass})
@@ -61,7 +62,11 @@ func run(base, user, pass string, conc int, dur, warm time.Duration) error {
 	if len(pl.Patients) == 0 {
 		return fmt.Errorf("the user has no patients to open")
 	}
-	fmt.Printf("chart reads of %d patients by %s, %d clients, warm-up %s, measured %s\n", len(pl.Patients), user, conc, warm, dur)
+	mode := "closed loop"
+	if rate > 0 {
+		mode = fmt.Sprintf("open loop at %.0f req/s offered (latency from the intended send time)", rate)
+	}
+	fmt.Printf("chart reads of %d patients by %s, %d clients, %s, warm-up %s, measured %s\n", len(pl.Patients), user, conc, mode, warm, dur)
 
 	var measuring atomic.Bool
 	var errorsN atomic.Int64
@@ -77,12 +82,28 @@ func run(base, user, pass string, conc int, dur, warm time.Duration) error {
 		go func(w int) {
 			defer wg.Done()
 			i := w
+			// In open loop each client sends on a fixed schedule, and a
+			// late answer makes the next request late: its latency counts
+			// from when it should have been sent.
+			var interval time.Duration
+			next := time.Now()
+			if rate > 0 {
+				interval = time.Duration(float64(conc) / rate * float64(time.Second))
+				next = next.Add(time.Duration(w) * interval / time.Duration(conc))
+			}
 			for ctx.Err() == nil {
+				t0 := time.Now()
+				if rate > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					t0 = next
+					next = next.Add(interval)
+				}
 				id := pl.Patients[i%len(pl.Patients)]
 				i += conc
 				req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/patients/"+id+"/chart", nil)
 				req.Header.Set("Authorization", "Bearer "+tok.Token)
-				t0 := time.Now()
 				res, err := cl.Do(req)
 				if err != nil {
 					if ctx.Err() == nil {
