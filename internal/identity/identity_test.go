@@ -30,7 +30,7 @@ type fixture struct {
 	now   time.Time
 }
 
-func (f *fixture) clock() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+func (f *fixture) clock() time.Time        { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
 func (f *fixture) advance(d time.Duration) { f.mu.Lock(); f.now = f.now.Add(d); f.mu.Unlock() }
 
 func setup(t *testing.T, d *db.DB, p identity.Argon2Params) *fixture {

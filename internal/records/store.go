@@ -54,8 +54,6 @@ func subjectOf(patientID string) string {
 type prepared struct {
 	p         Parsed
 	patientID string
-	json      []byte
-	sealed    []byte
 	index     index
 }
 
