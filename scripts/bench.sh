@@ -26,6 +26,17 @@ echo "== chart reads through the API under load (64 clients, SQLite)"
 "$work/trustward" serve --data "$work/data" --addr 127.0.0.1:18088 --log-level warn >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18088/healthz >/dev/null && break; sleep 0.1; done
-go run ./bench/loadgen -url http://127.0.0.1:18088 -c 64 -d "${secs}s" -warmup 3s
+go build -o "$work/loadgen" ./bench/loadgen
+"$work/loadgen" -url http://127.0.0.1:18088 -c 64 -d "${secs}s" -warmup 3s
+echo "-- the same, open loop: 2,000 reads/s offered by 64 clients"
+"$work/loadgen" -url http://127.0.0.1:18088 -c 64 -d "${secs}s" -warmup 3s -rate 2000
+if command -v wrk >/dev/null; then
+  echo "-- wrk (lighter client than Go's), closed loop, 64 connections"
+  TOKEN=$(curl -s -H 'Content-Type: application/json' -d '{"username":"clinician","password":"trustward-demo-2026"}' http://127.0.0.1:18088/api/v1/sessions | sed -E 's/.*"token":"([^"]+)".*/\1/')
+  IDS=$(curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18088/api/v1/me/patients | sed -E 's/.*\[(.*)\].*/\1/; s/"//g')
+  export TOKEN IDS
+  wrk -t2 -c64 -d3s -s bench/chart.lua http://127.0.0.1:18088 >/dev/null
+  wrk -t2 -c64 -d"${secs}s" --latency -s bench/chart.lua http://127.0.0.1:18088 | grep -E '50%|90%|99%|Requests/sec|non-200'
+fi
 kill "$server"; wait "$server" 2>/dev/null || true
 server=
