@@ -259,21 +259,8 @@ func (s *Store) FindPatients(ctx context.Context, q string, limit int) ([]string
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := s.db.Query(ctx, fmt.Sprintf(`SELECT patient_id FROM patient_search WHERE token IN (%s) GROUP BY patient_id HAVING COUNT(*) = %d ORDER BY patient_id LIMIT %d`,
+	return s.strings(ctx, fmt.Sprintf(`SELECT patient_id FROM patient_search WHERE token IN (%s) GROUP BY patient_id HAVING COUNT(*) = %d ORDER BY patient_id LIMIT %d`,
 		strings.Join(ph, ","), len(args), limit), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, db.Translate(err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, db.Translate(rows.Err())
 }
 
 // CareLink is a practitioner's relationship to a patient.
@@ -307,36 +294,28 @@ func (s *Store) CareLinks(ctx context.Context, patientID, practitionerID string)
 // OpenEncounterDepartments returns the departments of the patient's
 // encounters that are in progress (or planned/arrived/triaged) at now.
 func (s *Store) OpenEncounterDepartments(ctx context.Context, patientID string) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT department_id FROM encounter_units WHERE patient_id = $1 AND status IN ('in-progress', 'arrived', 'triaged', 'onleave')`, patientID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, db.Translate(err)
-		}
-		out = append(out, d)
-	}
-	return out, db.Translate(rows.Err())
+	return s.strings(ctx, `SELECT DISTINCT department_id FROM encounter_units WHERE patient_id = $1 AND status IN ('in-progress', 'arrived', 'triaged', 'onleave')`, patientID)
 }
 
 // Departments returns the departments a practitioner works in.
 func (s *Store) Departments(ctx context.Context, practitionerID string) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT department_id FROM staff_units WHERE practitioner_id = $1`, practitionerID)
+	return s.strings(ctx, `SELECT DISTINCT department_id FROM staff_units WHERE practitioner_id = $1`, practitionerID)
+}
+
+// strings runs a query of one text column and returns its values.
+func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, db.Translate(err)
 		}
-		out = append(out, d)
+		out = append(out, v)
 	}
 	return out, db.Translate(rows.Err())
 }
