@@ -1,7 +1,8 @@
 package records
 
+//go:generate go run ./gendefs -schema ../../../shared/data/fhir/fhir.schema.json -out fhirdefs.json
+
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 // OperationOutcome.issue.
 type Issue struct {
 	Severity    string `json:"severity"`              // error, warning
-	Code        string `json:"code"`                  // structure, required, value, invalid, not-supported, too-long
+	Code        string `json:"code"`                  // structure, required, value, invariant, not-supported, too-long, too-costly
 	Expression  string `json:"expression,omitempty"`  // FHIRPath-like location, e.g. Patient.name[0].given[1]
 	Diagnostics string `json:"diagnostics,omitempty"` // what is wrong, for a person
 }
@@ -43,22 +44,49 @@ type Parsed struct {
 var SupportedTypes = []string{"Patient", "Practitioner", "PractitionerRole", "Organization", "Encounter",
 	"CareTeam", "Condition", "AllergyIntolerance", "MedicationRequest", "Observation"}
 
-// Validate parses a FHIR R4 JSON resource of a supported type and checks it.
-// The error is a fault of kind Invalid wrapping a *ValidationError.
-// PLACEHOLDER: only checks JSON shape and resourceType; to be replaced by
-// the full validator.
+// Limits that keep hostile input from exhausting memory or the stack.
+const (
+	// MaxResourceBytes bounds the JSON text of one resource.
+	MaxResourceBytes = 1 << 20
+	// maxDepth bounds the nesting of JSON objects and arrays; real
+	// resources of the supported types stay under 12.
+	maxDepth = 32
+	// maxIssues bounds the issues reported for one resource; the last one
+	// says that checking stopped.
+	maxIssues = 100
+)
+
+// Issue-type codes (http://hl7.org/fhir/issue-type) used by the validator.
+const (
+	codeStructure    = "structure"
+	codeRequired     = "required"
+	codeValue        = "value"
+	codeInvariant    = "invariant"
+	codeNotSupported = "not-supported"
+	codeTooLong      = "too-long"
+	codeTooCostly    = "too-costly"
+)
+
+// Validate parses a FHIR R4 JSON resource of a supported type and checks it
+// against the definitions generated from the HL7 JSON schema (fhirdefs.json):
+// element names, JSON shapes, cardinality, primitive formats, required
+// codes, required elements and choice elements; plus what FHIR JSON forbids
+// beyond the schema (empty values, duplicate keys, misaligned primitive
+// extensions). Numbers are kept as json.Number so that decimals keep their
+// precision. It reports every problem it finds, up to 100.
+//
+// The error is a fault of kind Invalid wrapping a *ValidationError. Its
+// diagnostics never repeat the values of the resource, which may be
+// patient data.
 func Validate(raw []byte) (Parsed, error) {
-	var obj map[string]any
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return Parsed{}, invalid(Issue{Severity: "error", Code: "structure", Diagnostics: "not a JSON object: " + err.Error()})
+	defs, err := definitions()
+	if err != nil {
+		return Parsed{}, fmt.Errorf("records: FHIR definitions: %w", err)
 	}
-	rt, _ := obj["resourceType"].(string)
-	ok := false
-	for _, t := range SupportedTypes {
-		ok = ok || t == rt
-	}
-	if !ok {
-		return Parsed{}, invalid(Issue{Severity: "error", Code: "not-supported", Expression: "resourceType", Diagnostics: fmt.Sprintf("%q is not a supported resource type", rt)})
+	v := &validator{defs: defs}
+	obj, rt := v.run(raw)
+	if len(v.issues) > 0 {
+		return Parsed{}, invalid(v.issues...)
 	}
 	id, _ := obj["id"].(string)
 	return Parsed{Type: rt, ID: id, Object: obj}, nil

@@ -289,6 +289,14 @@ func TestFHIREndpoints(t *testing.T) {
 		if res.StatusCode != 201 || res.Header.Get("Location") == "" {
 			t.Fatalf("create: %d %s", res.StatusCode, body)
 		}
+		res, body = call("GET", "/fhir/Patient/bad!id", "")
+		if res.StatusCode != 400 || !strings.Contains(body, `"invalid"`) || !strings.Contains(body, "not a valid FHIR id") {
+			t.Fatalf("invalid id: %d %s", res.StatusCode, body)
+		}
+		res, body = call("POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-1"},"valueQuantity":{"value":1},"bogusField":true}`)
+		if res.StatusCode != 400 || !strings.Contains(body, "bogusField") {
+			t.Fatalf("unknown FHIR element: %d %s", res.StatusCode, body)
+		}
 		res, body = call("GET", "/fhir/Spaceship/1", "")
 		if res.StatusCode != 404 || !strings.Contains(body, "not-found") {
 			t.Fatalf("unknown type: %d %s", res.StatusCode, body)
