@@ -36,8 +36,14 @@ func (a *App) LoadDemo(ctx context.Context, progress io.Writer) (DemoResult, err
 	if n > 0 {
 		return DemoResult{}, fault.New(fault.Conflict, "the store already holds %d resources; the demo hospital loads only into an empty data folder", n)
 	}
+	// The hospital's "now" is a day, not an instant, so that seed, size and
+	// date give the same hospital byte for byte.
+	day := a.Clock().UTC().Truncate(24 * time.Hour)
+	if a.Cfg.DemoDate != "" {
+		day, _ = time.Parse("2006-01-02", a.Cfg.DemoDate)
+	}
 	var raws [][]byte
-	sum, err := sim.Generate(ctx, sim.Options{Seed: a.Cfg.DemoSeed, Patients: a.Cfg.DemoPatients, Staff: a.Cfg.DemoStaff, Now: a.Clock()}, func(r sim.Resource) error {
+	sum, err := sim.Generate(ctx, sim.Options{Seed: a.Cfg.DemoSeed, Patients: a.Cfg.DemoPatients, Staff: a.Cfg.DemoStaff, Now: day}, func(r sim.Resource) error {
 		raws = append(raws, r.JSON)
 		return nil
 	})

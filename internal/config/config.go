@@ -44,6 +44,9 @@ type Config struct {
 	// DemoPatients and DemoStaff size the synthetic hospital.
 	DemoPatients int `json:"demo_patients"`
 	DemoStaff    int `json:"demo_staff"`
+	// DemoDate is the "today" of the demo hospital (YYYY-MM-DD); empty
+	// means the current UTC date. Seed, size and date fix the hospital.
+	DemoDate string `json:"demo_date"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
 	// MaxBodyBytes limits request bodies.
@@ -134,6 +137,7 @@ var settings = []setting{
 	{"demo-seed", "TRUSTWARD_DEMO_SEED", "seed of the demo hospital"},
 	{"demo-patients", "TRUSTWARD_DEMO_PATIENTS", "number of demo patients"},
 	{"demo-staff", "TRUSTWARD_DEMO_STAFF", "number of demo staff"},
+	{"demo-date", "TRUSTWARD_DEMO_DATE", "the demo hospital's today, YYYY-MM-DD (default: the current date)"},
 	{"log-level", "TRUSTWARD_LOG_LEVEL", "debug, info, warn or error"},
 	{"max-body-bytes", "TRUSTWARD_MAX_BODY_BYTES", "largest request body accepted"},
 	{"org", "TRUSTWARD_ORG", "name of the care organisation"},
@@ -216,6 +220,11 @@ func applySetting(c *Config, name, v string) error {
 		c.LogLevel = v
 	case "org":
 		c.Org = v
+	case "demo-date":
+		if _, err := time.Parse("2006-01-02", v); err != nil {
+			return bad(fmt.Sprintf("%q is not a date YYYY-MM-DD", v))
+		}
+		c.DemoDate = v
 	case "demo":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
