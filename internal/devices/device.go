@@ -96,4 +96,6 @@ func (d Device) Unsupported(t time.Time) bool {
 	return !d.OSEndOfSupport.IsZero() && !t.Before(d.OSEndOfSupport)
 }
 
-func (d Device) String() string { return fmt.Sprintf("device %s (%s %s)", d.ID, d.Manufacturer, d.Model) }
+func (d Device) String() string {
+	return fmt.Sprintf("device %s (%s %s)", d.ID, d.Manufacturer, d.Model)
+}
