@@ -15,6 +15,7 @@ import (
 	"github.com/trustward/trustward/internal/audit"
 	"github.com/trustward/trustward/internal/config"
 	"github.com/trustward/trustward/internal/db"
+	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/records"
@@ -38,6 +39,7 @@ type App struct {
 	Audit    *audit.Store
 	Identity *identity.Service
 	Access   *access.Service
+	Devices  *devices.Store
 	Web      *web.Server
 }
 
@@ -76,7 +78,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Access = access.NewService(d, a.Records, a.Recorder, a.Sealer, rules, cfg.BreakGlassTTL, a.Clock, log)
-	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Log: log, Clock: a.Clock,
+	a.Devices = devices.NewStore(d, a.Clock)
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Log: log, Clock: a.Clock,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {

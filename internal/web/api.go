@@ -61,8 +61,10 @@ func decodeJSON(r *http.Request, v any) error {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_ = encodeJSON(w, v)
 }
+
+func encodeJSON(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
 
 // bearer returns the user of a bearer-token API request. The API never
 // reads cookies, so a cross-site request cannot ride a browser session.
@@ -98,6 +100,10 @@ func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/patients/{id}/break-glass", s.api(s.apiBreakGlass))
 	m.HandleFunc("GET /api/v1/me/accesses", s.api(s.apiMyAccesses))
 	m.HandleFunc("GET /api/v1/me/patients", s.api(s.apiMyPatients))
+	m.HandleFunc("GET /api/v1/devices", s.api(s.apiListDevices))
+	m.HandleFunc("GET /api/v1/devices/{id}", s.api(s.apiGetDevice))
+	m.HandleFunc("PUT /api/v1/devices/{id}", s.api(s.apiPutDevice))
+	m.HandleFunc("POST /api/v1/devices/import", s.api(s.apiImportDevices))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, fault.New(fault.NotFound, "no API resource at %s %s", r.Method, r.URL.Path))
 	})

@@ -69,6 +69,7 @@ func newApp(t *testing.T, engine string) *testApp {
 		{ID: "u-luc", Username: "luc", DisplayName: "Dr Luc Moreau", Role: identity.RoleClinician, PractitionerID: "pr-3", DepartmentID: "org-med"},
 		{ID: "u-pia", Username: "privacy", DisplayName: "Pia Privacy", Role: identity.RolePrivacyOfficer},
 		{ID: "u-adm", Username: "admin", DisplayName: "Ada Admin", Role: identity.RoleAdmin},
+		{ID: "u-sec", Username: "sec", DisplayName: "Sam Security", Role: identity.RoleSecurityEngineer},
 	}, h); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/trustward/trustward/internal/access"
 	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
 )
@@ -74,6 +75,15 @@ type page struct {
 	Grants     []grantRow
 	Heading    string
 	Message    string
+	// Devices
+	Fleet            []fleetRow
+	FleetUnsupported int
+	Device           *fleetRow
+	DeviceFilter     devices.Filter
+	Classes, Zones   []string
+	CanManage        bool
+	RowErrors        []string
+	IsDevices        bool
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -81,6 +91,7 @@ func (s *Server) newPage(title string, u *identity.User) page {
 	if u != nil {
 		p.IsClinical = u.Role != identity.RolePatient && u.Role != identity.RolePrivacyOfficer && u.Role != identity.RoleSecurityEngineer && u.Role != identity.RoleAdmin
 		p.IsOffice = u.Role == identity.RolePrivacyOfficer || u.Role == identity.RoleAdmin
+		p.IsDevices = mayReadDevices(*u)
 	}
 	return p
 }
@@ -174,6 +185,9 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /console/patients/{id}/break-glass", s.authed(s.breakGlass))
 	m.HandleFunc("GET /console/accesses", s.authed(s.accesses))
 	m.HandleFunc("GET /office", s.authed(s.office))
+	m.HandleFunc("GET /office/devices", s.authed(s.fleetPage))
+	m.HandleFunc("GET /office/devices/{id}", s.authed(s.devicePage))
+	m.HandleFunc("POST /office/devices/import", s.authed(s.importDevicesForm))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u, _ := s.currentUser(r)
 		var up *identity.User
@@ -188,6 +202,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	if u, err := s.currentUser(r); err == nil {
 		if u.Role == identity.RolePrivacyOfficer {
 			http.Redirect(w, r, "/office", http.StatusSeeOther)
+			return
+		}
+		if u.Role == identity.RoleSecurityEngineer {
+			http.Redirect(w, r, "/office/devices", http.StatusSeeOther)
 			return
 		}
 		http.Redirect(w, r, "/console", http.StatusSeeOther)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trustward/trustward/internal/access"
 	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/records"
@@ -35,6 +36,7 @@ type Deps struct {
 	Access   *access.Service
 	Records  *records.Store
 	Audit    *audit.Store
+	Devices  *devices.Store
 	Log      *slog.Logger
 	Clock    func() time.Time
 	// Health reports whether the store answers.
@@ -191,7 +193,7 @@ func (s *Server) jsonOnly(next http.Handler, fail func(http.ResponseWriter, *htt
 			ct := r.Header.Get("Content-Type")
 			mt := strings.TrimSpace(strings.ToLower(strings.Split(ct, ";")[0]))
 			switch mt {
-			case "application/json", "application/fhir+json", "application/x-ndjson", "application/fhir+ndjson":
+			case "application/json", "application/fhir+json", "application/x-ndjson", "application/fhir+ndjson", "text/csv":
 			default:
 				w.Header().Set("Accept-Post", "application/json, application/fhir+json")
 				fail(w, r, &fault.Error{Kind: fault.Invalid, Msg: fmt.Sprintf("Content-Type %q is not accepted; send application/json or application/fhir+json", ct)})
