@@ -18,6 +18,7 @@ const DemoPassword = "trustward-demo-2026"
 // DemoResult describes a loaded demo hospital.
 type DemoResult struct {
 	Resources int
+	Devices   int
 	Patients  int
 	Staff     int
 	Accounts  []identity.User
@@ -70,12 +71,16 @@ func (a *App) LoadDemo(ctx context.Context, progress io.Writer) (DemoResult, err
 	if err != nil {
 		return DemoResult{}, fmt.Errorf("create demo accounts: %w", err)
 	}
-	return DemoResult{Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
+	fleet := sim.Fleet(a.Cfg.DemoSeed)
+	if err := a.Devices.Put(ctx, fleet...); err != nil {
+		return DemoResult{}, fmt.Errorf("load demo devices: %w", err)
+	}
+	return DemoResult{Devices: len(fleet), Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
 }
 
 // PrintDemo writes the demo sign-ins.
 func PrintDemo(w io.Writer, r DemoResult, url string) {
-	fmt.Fprintf(w, "Demo hospital loaded: %d patients, %d staff, %d FHIR resources in %s.\n", r.Patients, r.Staff, r.Resources, r.Took.Round(time.Millisecond))
+	fmt.Fprintf(w, "Demo hospital loaded: %d patients, %d staff, %d FHIR resources, %d devices in %s.\n", r.Patients, r.Staff, r.Resources, r.Devices, r.Took.Round(time.Millisecond))
 	if url != "" {
 		fmt.Fprintf(w, "Open %s and sign in as one of:\n", url)
 	} else {
