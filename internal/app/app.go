@@ -40,6 +40,7 @@ type App struct {
 	Identity *identity.Service
 	Access   *access.Service
 	Devices  *devices.Store
+	Findings *devices.Findings
 	Web      *web.Server
 }
 
@@ -79,7 +80,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	a.Access = access.NewService(d, a.Records, a.Recorder, a.Sealer, rules, cfg.BreakGlassTTL, a.Clock, log)
 	a.Devices = devices.NewStore(d, a.Clock)
-	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Log: log, Clock: a.Clock,
+	a.Findings = devices.NewFindings(d, a.Clock)
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Log: log, Clock: a.Clock,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {

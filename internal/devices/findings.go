@@ -3,7 +3,9 @@ package devices
 import (
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -279,3 +281,29 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// WriteFindingsCSV writes findings for regulators and manufacturers.
+func WriteFindingsCSV(w io.Writer, fs []Finding) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"device", "component", "ecosystem", "package", "version", "advisory", "aliases", "fixed_versions", "cvss", "kev", "epss", "status", "vex_justification", "risk_score", "risk_tier", "due", "owner", "compensating_control", "control_expires", "first_seen", "last_seen"}); err != nil {
+		return err
+	}
+	for _, f := range fs {
+		cvss, epss, exp := "", "", ""
+		if f.Input.HasCVSS {
+			cvss = fmt.Sprintf("%.1f", f.Input.CVSS)
+		}
+		if f.Input.EPSS >= 0 {
+			epss = fmt.Sprintf("%.5f", f.Input.EPSS)
+		}
+		if !f.ControlExpires.IsZero() {
+			exp = f.ControlExpires.Format("2006-01-02")
+		}
+		if err := cw.Write([]string{f.DeviceID, f.Component, f.Ecosystem, f.Package, f.Version, f.Advisory, strings.Join(f.Aliases, " "), strings.Join(f.FixedVersions, " "),
+			cvss, fmt.Sprint(f.Input.KEV), epss, f.Status, f.VEXJustification, fmt.Sprint(f.Risk.Score), f.Risk.Tier, f.Due.Format("2006-01-02"), f.Owner, f.Control, exp,
+			f.FirstSeen.Format(time.RFC3339), f.LastSeen.Format(time.RFC3339)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -104,6 +104,9 @@ func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/devices/{id}", s.api(s.apiGetDevice))
 	m.HandleFunc("PUT /api/v1/devices/{id}", s.api(s.apiPutDevice))
 	m.HandleFunc("POST /api/v1/devices/import", s.api(s.apiImportDevices))
+	m.HandleFunc("POST /api/v1/devices/{id}/controls", s.api(s.apiSetControl))
+	m.HandleFunc("GET /api/v1/findings", s.api(s.apiQueue))
+	m.HandleFunc("GET /api/v1/findings/export", s.api(s.apiExportFindings))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, fault.New(fault.NotFound, "no API resource at %s %s", r.Method, r.URL.Path))
 	})

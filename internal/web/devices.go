@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/trustward/trustward/internal/audit"
 	"github.com/trustward/trustward/internal/devices"
@@ -75,6 +76,10 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, u identity.U
 	}
 	p := s.newPage(d.Name, &u)
 	p.Device = &fleetRow{Device: d, Unsupported: d.Unsupported(s.Clock())}
+	if p.Findings, err = s.Findings.ForDevice(r.Context(), d.ID); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, "device", p)
 }
 
@@ -211,4 +216,84 @@ func writeProblemWithRows(w io.Writer, p Problem, rows []map[string]any) error {
 		Problem
 		Rows []map[string]any `json:"rows"`
 	}{p, rows})
+}
+
+func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if !mayReadDevices(u) {
+		s.renderError(w, r, &u, fault.New(fault.Forbidden, "The vulnerability queue is for security and biomedical engineers."))
+		return
+	}
+	q, err := s.Findings.Queue(r.Context(), 500)
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	p := s.newPage("Vulnerability queue", &u)
+	p.Findings = q
+	s.render(w, r, http.StatusOK, "queue", p)
+}
+
+func (s *Server) apiQueue(w http.ResponseWriter, r *http.Request, u identity.User) error {
+	if !mayReadDevices(u) {
+		return fault.New(fault.Forbidden, "the vulnerability queue is for security and biomedical engineers")
+	}
+	q, err := s.Findings.Queue(r.Context(), 10_000)
+	if err != nil {
+		return err
+	}
+	if q == nil {
+		q = []devices.Finding{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"findings": q})
+	return nil
+}
+
+// apiExportFindings writes every finding of every device as CSV, for
+// regulators and manufacturers.
+func (s *Server) apiExportFindings(w http.ResponseWriter, r *http.Request, u identity.User) error {
+	if !mayReadDevices(u) {
+		return fault.New(fault.Forbidden, "the findings export is for security and biomedical engineers")
+	}
+	ds, err := s.Devices.List(r.Context(), devices.Filter{})
+	if err != nil {
+		return err
+	}
+	var all []devices.Finding
+	for _, d := range ds {
+		fs, err := s.Findings.ForDevice(r.Context(), d.ID)
+		if err != nil {
+			return err
+		}
+		all = append(all, fs...)
+	}
+	if err := s.auditDeviceChange(r, u, audit.ActionExecute, "findings-export", "", fmt.Sprintf("%d findings exported", len(all))); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="trustward-findings.csv"`)
+	return devices.WriteFindingsCSV(w, all)
+}
+
+func (s *Server) apiSetControl(w http.ResponseWriter, r *http.Request, u identity.User) error {
+	if !mayManageDevices(u) {
+		return fault.New(fault.Forbidden, "only security engineers and administrators record compensating controls")
+	}
+	var in struct {
+		Component string    `json:"component"`
+		Advisory  string    `json:"advisory"`
+		Control   string    `json:"control"`
+		Expires   time.Time `json:"expires"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := s.Findings.SetControl(r.Context(), id, in.Component, in.Advisory, in.Control, in.Expires, u.ID); err != nil {
+		return err
+	}
+	if err := s.auditDeviceChange(r, u, audit.ActionUpdate, "finding-control", id, in.Advisory+": "+in.Control); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustward/trustward/internal/audit"
 	"github.com/trustward/trustward/internal/devices"
@@ -133,4 +134,58 @@ func TestDeviceAPI(t *testing.T) {
 			t.Fatalf("clinician list: %d", res.StatusCode)
 		}
 	})
+}
+
+func TestVulnerabilityQueue(t *testing.T) {
+	a := newApp(t, "sqlite")
+	ctx := context.Background()
+	if _, err := a.Devices.ImportCSV(ctx, strings.NewReader(fleetCSV)); err != nil {
+		t.Fatal(err)
+	}
+	pump, _ := a.Devices.Get(ctx, "pump-001")
+	mon, _ := a.Devices.Get(ctx, "mon-014")
+	exploited := devices.Match{Component: "pkg:generic/openssl@1.0.2", Advisory: "CVE-2016-2107", Ecosystem: "generic", Package: "openssl", Version: "1.0.2",
+		FixedVersions: []string{"1.0.2h"}, Input: devices.RiskInput{CVSS: 5.9, HasCVSS: true, KEV: true}, Status: devices.StatusAffected}
+	severe := devices.Match{Component: "pkg:generic/busybox@1.20", Advisory: "CVE-2022-48174", Ecosystem: "generic", Package: "busybox", Version: "1.20",
+		Input: devices.RiskInput{CVSS: 9.8, HasCVSS: true, EPSS: 0.001}, Status: devices.StatusOpen}
+	if err := a.Findings.Reconcile(ctx, pump, []devices.Match{exploited}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Findings.Reconcile(ctx, mon, []devices.Match{severe}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	sec := a.browser(t)
+	a.signIn(t, sec, "sec")
+	res, body := get(t, sec, a.srv.URL+"/office/queue")
+	if res.StatusCode != 200 || !strings.Contains(body, "known to be exploited (CISA KEV)") || strings.Index(body, "CVE-2016-2107") > strings.Index(body, "CVE-2022-48174") {
+		t.Fatalf("queue page: %d (the exploited pump finding must come first)", res.StatusCode)
+	}
+	res, body = get(t, sec, a.srv.URL+"/office/devices/pump-001")
+	if res.StatusCode != 200 || !strings.Contains(body, "CVE-2016-2107") {
+		t.Fatalf("device findings: %d", res.StatusCode)
+	}
+	tok := apiToken(t, a, "sec")
+	call := func(method, path, body string) (*http.Response, string) {
+		req, _ := http.NewRequest(method, a.srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		return do(t, req)
+	}
+	res, body = call("POST", "/api/v1/devices/pump-001/controls", `{"component":"pkg:generic/openssl@1.0.2","advisory":"CVE-2016-2107","control":"ACL","expires":"2099-01-01T00:00:00Z"}`)
+	if res.StatusCode != 400 {
+		t.Fatalf("bad control: %d %s", res.StatusCode, body)
+	}
+	exp := a.Clock().AddDate(0, 0, 30).Format(time.RFC3339)
+	res, body = call("POST", "/api/v1/devices/pump-001/controls", `{"component":"pkg:generic/openssl@1.0.2","advisory":"CVE-2016-2107","control":"Pump VLAN ACL: only the pump server","expires":"`+exp+`"}`)
+	if res.StatusCode != 204 {
+		t.Fatalf("control: %d %s", res.StatusCode, body)
+	}
+	res, body = call("GET", "/api/v1/findings", "")
+	if res.StatusCode != 200 || strings.Contains(body, "CVE-2016-2107") || !strings.Contains(body, "CVE-2022-48174") {
+		t.Fatalf("queue after the control: %s", body)
+	}
+	res, body = call("GET", "/api/v1/findings/export", "")
+	if res.StatusCode != 200 || !strings.HasPrefix(body, "device,component") || !strings.Contains(body, "Pump VLAN ACL") || strings.Count(body, "\n") != 3 {
+		t.Fatalf("export: %d %s", res.StatusCode, body)
+	}
 }

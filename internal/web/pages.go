@@ -84,6 +84,7 @@ type page struct {
 	CanManage        bool
 	RowErrors        []string
 	IsDevices        bool
+	Findings         []devices.Finding
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -187,6 +188,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /office", s.authed(s.office))
 	m.HandleFunc("GET /office/devices", s.authed(s.fleetPage))
 	m.HandleFunc("GET /office/devices/{id}", s.authed(s.devicePage))
+	m.HandleFunc("GET /office/queue", s.authed(s.queuePage))
 	m.HandleFunc("POST /office/devices/import", s.authed(s.importDevicesForm))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u, _ := s.currentUser(r)

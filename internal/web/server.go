@@ -37,6 +37,7 @@ type Deps struct {
 	Records  *records.Store
 	Audit    *audit.Store
 	Devices  *devices.Store
+	Findings *devices.Findings
 	Log      *slog.Logger
 	Clock    func() time.Time
 	// Health reports whether the store answers.
