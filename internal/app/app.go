@@ -18,6 +18,7 @@ import (
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/monitor"
 	"github.com/trustward/trustward/internal/records"
 	"github.com/trustward/trustward/internal/seal"
 	"github.com/trustward/trustward/internal/web"
@@ -41,6 +42,7 @@ type App struct {
 	Access   *access.Service
 	Devices  *devices.Store
 	Findings *devices.Findings
+	Reports  *monitor.Reports
 	Web      *web.Server
 }
 
@@ -81,7 +83,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Access = access.NewService(d, a.Records, a.Recorder, a.Sealer, rules, cfg.BreakGlassTTL, a.Clock, log)
 	a.Devices = devices.NewStore(d, a.Clock)
 	a.Findings = devices.NewFindings(d, a.Clock)
-	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Log: log, Clock: a.Clock,
+	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Log: log, Clock: a.Clock,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {

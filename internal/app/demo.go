@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/trustward/trustward/internal/access"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/sim"
@@ -17,13 +18,19 @@ const DemoPassword = "trustward-demo-2026"
 
 // DemoResult describes a loaded demo hospital.
 type DemoResult struct {
-	Resources int
-	Devices   int
-	Patients  int
-	Staff     int
-	Accounts  []identity.User
-	Demo      []sim.Account
-	Took      time.Duration
+	Resources   int
+	Devices     int
+	Invitations []Invitation
+	Patients    int
+	Staff       int
+	Accounts    []identity.User
+	Demo        []sim.Account
+	Took        time.Duration
+}
+
+// Invitation is a demo patient's code for the portal.
+type Invitation struct {
+	Code, PatientID, Name string
 }
 
 // LoadDemo fills an empty store with the synthetic hospital from the
@@ -71,11 +78,35 @@ func (a *App) LoadDemo(ctx context.Context, progress io.Writer) (DemoResult, err
 	if err != nil {
 		return DemoResult{}, fmt.Errorf("create demo accounts: %w", err)
 	}
+	// Invitation codes for three of the demo clinician's patients, so that
+	// a visitor can open a chart as the clinician and see that access from
+	// the patient's side.
+	var invites []Invitation
+	for _, d := range sum.Demo {
+		if d.Username != "clinician" {
+			continue
+		}
+		ids, err := a.Access.MyPatients(ctx, access.Subject{User: identity.User{PractitionerID: d.PractitionerID}}, 3)
+		if err != nil {
+			return DemoResult{}, err
+		}
+		for _, id := range ids {
+			code, err := a.Identity.NewInvitation(ctx, id, 30*24*time.Hour)
+			if err != nil {
+				return DemoResult{}, err
+			}
+			p, err := a.Records.Read(ctx, "Patient", id)
+			if err != nil {
+				return DemoResult{}, err
+			}
+			invites = append(invites, Invitation{Code: code, PatientID: id, Name: access.Summarise(p.JSON).Name})
+		}
+	}
 	fleet := sim.Fleet(a.Cfg.DemoSeed)
 	if err := a.Devices.Put(ctx, fleet...); err != nil {
 		return DemoResult{}, fmt.Errorf("load demo devices: %w", err)
 	}
-	return DemoResult{Devices: len(fleet), Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
+	return DemoResult{Invitations: invites, Devices: len(fleet), Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
 }
 
 // PrintDemo writes the demo sign-ins.
@@ -90,4 +121,10 @@ func PrintDemo(w io.Writer, r DemoResult, url string) {
 		fmt.Fprintf(w, "  %-10s  %-18s  %s\n", d.Username, identity.RoleLabel(d.Role), d.DisplayName)
 	}
 	fmt.Fprintf(w, "Password for every demo account: %s  (synthetic data only)\n", DemoPassword)
+	if len(r.Invitations) > 0 {
+		fmt.Fprintln(w, "Patients can create a portal account at /register with an invitation code (30 days); these patients are on the clinician's list:")
+		for _, inv := range r.Invitations {
+			fmt.Fprintf(w, "  %s  %s\n", inv.Code, inv.Name)
+		}
+	}
 }

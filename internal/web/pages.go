@@ -17,6 +17,7 @@ import (
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/monitor"
 )
 
 func (s *Server) parseTemplates() error {
@@ -85,6 +86,9 @@ type page struct {
 	RowErrors        []string
 	IsDevices        bool
 	Findings         []devices.Finding
+	Portal           *portalView
+	IsPatient        bool
+	Reports          []monitor.Report
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -93,6 +97,7 @@ func (s *Server) newPage(title string, u *identity.User) page {
 		p.IsClinical = u.Role != identity.RolePatient && u.Role != identity.RolePrivacyOfficer && u.Role != identity.RoleSecurityEngineer && u.Role != identity.RoleAdmin
 		p.IsOffice = u.Role == identity.RolePrivacyOfficer || u.Role == identity.RoleAdmin
 		p.IsDevices = mayReadDevices(*u)
+		p.IsPatient = u.Role == identity.RolePatient
 	}
 	return p
 }
@@ -189,6 +194,12 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /office/devices", s.authed(s.fleetPage))
 	m.HandleFunc("GET /office/devices/{id}", s.authed(s.devicePage))
 	m.HandleFunc("GET /office/queue", s.authed(s.queuePage))
+	m.HandleFunc("POST /office/reports/{id}", s.authed(s.officeDecideReport))
+	m.HandleFunc("GET /register", s.registerForm)
+	m.HandleFunc("POST /register", s.register)
+	m.HandleFunc("GET /portal", s.authed(s.portalHome))
+	m.HandleFunc("GET /portal/accesses", s.authed(s.portalAccesses))
+	m.HandleFunc("POST /portal/accesses/{event}/report", s.authed(s.portalReport))
 	m.HandleFunc("POST /office/devices/import", s.authed(s.importDevicesForm))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u, _ := s.currentUser(r)
@@ -204,6 +215,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	if u, err := s.currentUser(r); err == nil {
 		if u.Role == identity.RolePrivacyOfficer {
 			http.Redirect(w, r, "/office", http.StatusSeeOther)
+			return
+		}
+		if u.Role == identity.RolePatient {
+			http.Redirect(w, r, "/portal", http.StatusSeeOther)
 			return
 		}
 		if u.Role == identity.RoleSecurityEngineer {
@@ -251,12 +266,19 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	// A new token at every sign-in: an old cookie planted before sign-in
 	// (session fixation) never becomes a session.
-	tok, err := s.Identity.NewSession(r.Context(), u.ID, "console", s.opt.SessionTTL, s.opt.SessionIdle, c)
+	area, ttl, idle := "console", s.opt.SessionTTL, s.opt.SessionIdle
+	if u.Role == identity.RolePatient {
+		area, ttl, idle = "portal", portalTTL, portalIdle
+		if next == "/console" || next == "/" {
+			next = "/portal"
+		}
+	}
+	tok, err := s.Identity.NewSession(r.Context(), u.ID, area, ttl, idle, c)
 	if err != nil {
 		s.renderError(w, r, nil, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: tok, Path: "/", HttpOnly: true, Secure: s.opt.TLS, SameSite: http.SameSiteLaxMode, MaxAge: int(s.opt.SessionTTL / time.Second)})
+	s.setSession(w, tok, ttl)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -476,6 +498,10 @@ func (s *Server) office(w http.ResponseWriter, r *http.Request, u identity.User)
 		return
 	}
 	p := s.newPage("Privacy office", &u)
+	if p.Reports, err = s.Reports.Open(r.Context()); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
 	for _, g := range gs {
 		row := grantRow{Created: g.Created, User: g.UserID, Patient: g.PatientID, Text: g.Reason}
 		if who, err := s.Identity.UserByID(r.Context(), g.UserID); err == nil {

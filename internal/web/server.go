@@ -21,6 +21,7 @@ import (
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/monitor"
 	"github.com/trustward/trustward/internal/records"
 )
 
@@ -38,6 +39,7 @@ type Deps struct {
 	Audit    *audit.Store
 	Devices  *devices.Store
 	Findings *devices.Findings
+	Reports  *monitor.Reports
 	Log      *slog.Logger
 	Clock    func() time.Time
 	// Health reports whether the store answers.

@@ -1,0 +1,276 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trustward/trustward/internal/access"
+	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/fault"
+	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/monitor"
+)
+
+// Portal session lifetimes (the Identity issue makes them configurable).
+const (
+	portalTTL  = 24 * time.Hour
+	portalIdle = time.Hour
+)
+
+type timelineRow struct {
+	EventID     string
+	Time        time.Time
+	Who         string
+	Role        string
+	Department  string
+	What        string
+	Purpose     string
+	BreakGlass  bool
+	BGReason    string
+	Explanation string
+	Denied      bool
+	Reported    bool
+}
+
+type portalView struct {
+	Rows    []timelineRow
+	Chart   template.HTML
+	Period  string
+	Kind    string
+	Reports []monitor.Report
+	Total   int
+}
+
+func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "register", s.newPage("Create your account", nil))
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, nil, fault.Wrap(fault.Invalid, err, "the form could not be read"))
+		return
+	}
+	f := r.PostForm
+	c := clientOf(r)
+	u, err := s.Identity.Register(r.Context(), f.Get("code"), f.Get("username"), f.Get("name"), f.Get("password"), c)
+	if err != nil {
+		if fault.Is(err, fault.Invalid) {
+			p := s.newPage("Create your account", nil)
+			p.Error, p.Username, p.Query = fault.Message(err), f.Get("username"), f.Get("name")
+			s.render(w, r, http.StatusBadRequest, "register", p)
+			return
+		}
+		s.renderError(w, r, nil, err)
+		return
+	}
+	tok, err := s.Identity.NewSession(r.Context(), u.ID, "portal", portalTTL, portalIdle, c)
+	if err != nil {
+		s.renderError(w, r, nil, err)
+		return
+	}
+	s.setSession(w, tok, portalTTL)
+	http.Redirect(w, r, "/portal", http.StatusSeeOther)
+}
+
+func (s *Server) setSession(w http.ResponseWriter, tok string, ttl time.Duration) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: tok, Path: "/", HttpOnly: true, Secure: s.opt.TLS, SameSite: http.SameSiteLaxMode, MaxAge: int(ttl / time.Second)})
+}
+
+func requirePatient(u identity.User) error {
+	if u.Role != identity.RolePatient || u.PatientID == "" {
+		return fault.New(fault.Forbidden, "The patient portal is for patients.")
+	}
+	return nil
+}
+
+func (s *Server) portalHome(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if err := requirePatient(u); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	p := s.newPage("Your record", &u)
+	s.render(w, r, http.StatusOK, "portal", p)
+}
+
+func (s *Server) portalAccesses(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if err := requirePatient(u); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	ctx := r.Context()
+	period, kind := r.URL.Query().Get("period"), r.URL.Query().Get("kind")
+	days := map[string]int{"30": 30, "90": 90, "365": 365, "all": 0}
+	d, ok := days[period]
+	if !ok {
+		period, d = "365", 365
+	}
+	switch kind {
+	case "all", "break-glass", "denied", "changes":
+	default:
+		kind = "all"
+	}
+	now := s.Clock()
+	q := audit.Query{PatientID: u.PatientID, Limit: 10_000}
+	if d > 0 {
+		q.Since = now.AddDate(0, 0, -d)
+	}
+	evs, err := s.Audit.Events(ctx, q)
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	// Viewing one's own access history is itself an access to the record.
+	if err := s.Access.Recorder().Record(ctx, &audit.Event{Actor: audit.Actor{UserID: u.ID, Name: u.DisplayName, Role: u.Role}, PatientID: u.PatientID,
+		Action: audit.ActionRead, Subtype: "access-history", Purpose: "PATRQT", Basis: access.BasisSelf, Outcome: audit.OutcomeSuccess,
+		Source: "trustward-portal", NetworkAddress: clientOf(r).Address, UserAgent: r.UserAgent()}); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	reports, err := s.Reports.ForPatient(ctx, u.PatientID)
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	reported := map[string]bool{}
+	for _, rep := range reports {
+		reported[rep.EventID] = true
+	}
+	v := &portalView{Period: period, Kind: kind, Reports: reports}
+	var times []time.Time
+	for _, st := range evs {
+		e := st.Event
+		if e.Actor.UserID == u.ID || e.Subtype == "login" || e.Subtype == "logout" {
+			continue // the patient's own use of the portal
+		}
+		row := timelineRow{EventID: e.ID, Time: e.Time, Who: e.Actor.Name, Role: identity.RoleLabel(e.Actor.Role), What: describe(e),
+			Purpose: purposeLabel(e.Purpose), Explanation: basisText[e.Basis], Denied: e.Outcome != audit.OutcomeSuccess, Reported: reported[e.ID]}
+		if row.Who == "" {
+			row.Who = "A staff member"
+		}
+		if e.Actor.Organization != "" {
+			row.Department = s.Records.DirectoryName(ctx, "Organization", e.Actor.Organization)
+		}
+		if e.BreakGlass != nil {
+			row.BreakGlass = true
+			row.BGReason, _ = s.Access.Rules().ReasonLabel(e.BreakGlass.ReasonCode)
+		}
+		if row.Denied {
+			row.Explanation = "The access was refused: " + e.OutcomeDesc
+		}
+		times = append(times, e.Time)
+		switch kind {
+		case "break-glass":
+			if !row.BreakGlass {
+				continue
+			}
+		case "denied":
+			if !row.Denied {
+				continue
+			}
+		case "changes":
+			if e.Action != audit.ActionCreate && e.Action != audit.ActionUpdate && e.Action != audit.ActionDelete {
+				continue
+			}
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	v.Total = len(times)
+	v.Chart = weeklyChart(times, now, 26)
+	p := s.newPage("Who accessed my record", &u)
+	p.Portal = v
+	p.Message = r.URL.Query().Get("msg")
+	s.render(w, r, http.StatusOK, "accesslog", p)
+}
+
+func (s *Server) portalReport(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if err := requirePatient(u); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, &u, fault.Wrap(fault.Invalid, err, "the form could not be read"))
+		return
+	}
+	rep, err := s.Reports.File(r.Context(), u.PatientID, r.PathValue("event"), u.ID, r.PostForm.Get("note"))
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	if err := s.Access.Recorder().Record(r.Context(), &audit.Event{Actor: audit.Actor{UserID: u.ID, Name: u.DisplayName, Role: u.Role}, PatientID: u.PatientID,
+		Action: audit.ActionCreate, Subtype: "access-report", ResourceType: "AccessReport", ResourceID: rep.ID, Purpose: "PATRQT", Outcome: audit.OutcomeSuccess,
+		Source: "trustward-portal", NetworkAddress: clientOf(r).Address, UserAgent: r.UserAgent()}); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	http.Redirect(w, r, "/portal/accesses?msg="+url.QueryEscape("Thank you. The privacy office will look into this access and tell you what they find."), http.StatusSeeOther)
+}
+
+func (s *Server) officeDecideReport(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if u.Role != identity.RolePrivacyOfficer {
+		s.renderError(w, r, &u, fault.New(fault.Forbidden, "Only privacy officers decide reports."))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, &u, fault.Wrap(fault.Invalid, err, "the form could not be read"))
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.Reports.Decide(r.Context(), id, r.PostForm.Get("status"), r.PostForm.Get("outcome")); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	if err := s.Access.Recorder().Record(r.Context(), &audit.Event{Actor: audit.Actor{UserID: u.ID, Name: u.DisplayName, Role: u.Role},
+		Action: audit.ActionUpdate, Subtype: "report-decision", ResourceType: "AccessReport", ResourceID: id, Purpose: "HOPERAT", Outcome: audit.OutcomeSuccess,
+		OutcomeDesc: r.PostForm.Get("status"), Source: "trustward", NetworkAddress: clientOf(r).Address, UserAgent: r.UserAgent()}); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	http.Redirect(w, r, "/office", http.StatusSeeOther)
+}
+
+// weeklyChart draws accesses per week as an accessible SVG bar chart.
+func weeklyChart(times []time.Time, now time.Time, weeks int) template.HTML {
+	counts := make([]int, weeks)
+	start := now.AddDate(0, 0, -7*weeks)
+	for _, t := range times {
+		if t.Before(start) || t.After(now) {
+			continue
+		}
+		i := min(weeks-1, int(t.Sub(start)/(7*24*time.Hour)))
+		counts[i]++
+	}
+	peak := 1
+	for _, c := range counts {
+		peak = max(peak, c)
+	}
+	const w, h, pad = 720, 160, 24
+	bw := float64(w-2*pad) / float64(weeks)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="chart-title" id="access-chart">`, w, h)
+	fmt.Fprintf(&b, `<title id="chart-title">Accesses to your record per week over the last %d weeks: %d in all, at most %d in one week.</title>`, weeks, sum(counts), peak)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#4a5360"/>`, pad, h-pad, w-pad, h-pad)
+	for i, c := range counts {
+		bh := float64(h-2*pad) * float64(c) / float64(peak)
+		x := float64(pad) + float64(i)*bw
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#0b4f8a"><title>Week of %s: %d</title></rect>`,
+			x+1, float64(h-pad)-bh, bw-2, bh, start.AddDate(0, 0, 7*i).Format("2 Jan 2006"), c)
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#4a5360">%s</text>`, pad, h-6, start.Format("Jan 2006"))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#4a5360" text-anchor="end">this week</text>`, w-pad, h-6)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#4a5360">%s a week at most</text>`, pad, 14, strconv.Itoa(peak))
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // built from numbers and fixed text only
+}
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
