@@ -16,7 +16,7 @@ import (
 
 // Vector is a parsed CVSS v3 base vector.
 type Vector struct {
-	Version string // "3.0" or "3.1"
+	Version                    string // "3.0" or "3.1"
 	AV, AC, PR, UI, S, C, I, A string
 }
 
