@@ -80,17 +80,21 @@ func (s *Server) bearer(r *http.Request) (identity.User, error) {
 
 type apiHandler func(w http.ResponseWriter, r *http.Request, u identity.User) error
 
-func (s *Server) api(h apiHandler) http.HandlerFunc {
+// bearerHandler authenticates a bearer-token request and runs h; errors
+// are written by fail (problem+json for the API, OperationOutcome for FHIR).
+func (s *Server) bearerHandler(h apiHandler, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.bearer(r)
 		if err == nil {
 			err = h(w, r, u)
 		}
 		if err != nil {
-			writeProblem(w, r, s.Log, err)
+			fail(w, r, err)
 		}
 	}
 }
+
+func (s *Server) api(h apiHandler) http.HandlerFunc { return s.bearerHandler(h, writeProblemFn(s.Log)) }
 
 func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/sessions", s.apiSignin)

@@ -26,17 +26,7 @@ func (s *Server) fhirRoutes(m *http.ServeMux) {
 	})
 }
 
-func (s *Server) fhir(h apiHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.bearer(r)
-		if err == nil {
-			err = h(w, r, u)
-		}
-		if err != nil {
-			writeOutcome(w, r, s.Log, err)
-		}
-	}
-}
+func (s *Server) fhir(h apiHandler) http.HandlerFunc { return s.bearerHandler(h, writeOutcomeFn(s.Log)) }
 
 func checkType(t string) error {
 	if !slices.Contains(records.SupportedTypes, t) {
@@ -127,23 +117,15 @@ func (s *Server) fhirSearch(w http.ResponseWriter, r *http.Request, u identity.U
 }
 
 func (s *Server) fhirCreate(w http.ResponseWriter, r *http.Request, u identity.User) error {
-	typ := r.PathValue("type")
-	if err := checkType(typ); err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.Access.Write(r.Context(), subjectOf(r, u, "trustward-fhir"), typ, "", body, "")
-	if err != nil {
-		return err
-	}
-	writeResource(w, http.StatusCreated, res)
-	return nil
+	return s.fhirWrite(w, r, u, "")
 }
 
 func (s *Server) fhirUpdate(w http.ResponseWriter, r *http.Request, u identity.User) error {
+	return s.fhirWrite(w, r, u, r.PathValue("id"))
+}
+
+// fhirWrite creates (id empty) or updates a resource through the policy.
+func (s *Server) fhirWrite(w http.ResponseWriter, r *http.Request, u identity.User, id string) error {
 	typ := r.PathValue("type")
 	if err := checkType(typ); err != nil {
 		return err
@@ -152,7 +134,7 @@ func (s *Server) fhirUpdate(w http.ResponseWriter, r *http.Request, u identity.U
 	if err != nil {
 		return err
 	}
-	res, err := s.Access.Write(r.Context(), subjectOf(r, u, "trustward-fhir"), typ, r.PathValue("id"), body, "")
+	res, err := s.Access.Write(r.Context(), subjectOf(r, u, "trustward-fhir"), typ, id, body, "")
 	if err != nil {
 		return err
 	}
