@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
 	"github.com/trustward/trustward/internal/records"
 	"github.com/trustward/trustward/internal/seal"
@@ -43,7 +46,10 @@ type App struct {
 	Devices  *devices.Store
 	Findings *devices.Findings
 	Reports  *monitor.Reports
-	Web      *web.Server
+	Ledger   *ledger.POSIXLog
+	// Integrator sequences committed access events into the ledger.
+	Integrator *audit.Integrator
+	Web        *web.Server
 }
 
 // Open builds every part from cfg: it opens and migrates the store, loads
@@ -69,6 +75,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Recorder = audit.NewRecorder(d, a.Sealer, a.Clock, log)
+	if a.Ledger, err = ledger.Open(ctx, ledger.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), Origin: ledger.OriginFor(cfg.Org), Logger: log}); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("open the ledger: %w", err)
+	}
+	actors, err := a.Sealer.Pseudonymizer(ctx, audit.ActorPseudonymPurpose)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Integrator = audit.NewIntegrator(d, a.Ledger, a.Sealer, actors, a.Clock, log, audit.IntegratorOptions{})
 	a.Audit = audit.NewStore(d, a.Sealer)
 	hasher := identity.NewHasher(identity.DefaultArgon2, runtime.NumCPU())
 	if a.Identity, err = identity.NewService(ctx, d, hasher, a.Recorder, a.Clock, log); err != nil {
@@ -84,7 +100,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Devices = devices.NewStore(d, a.Clock)
 	a.Findings = devices.NewFindings(d, a.Clock)
 	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
-	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Log: log, Clock: a.Clock,
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Log: log,
+		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, Clock: a.Clock,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {
@@ -123,10 +140,19 @@ func (a *App) openKeys(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the recorder and closes the store.
+// Close stops the recorder and the integrator, then closes the ledger and
+// the store, in that order.
 func (a *App) Close() {
 	if a.Recorder != nil {
 		a.Recorder.Close()
+	}
+	if a.Integrator != nil {
+		a.Integrator.Close()
+	}
+	if a.Ledger != nil {
+		if err := a.Ledger.Close(); err != nil {
+			a.Log.Error("closing the ledger", "err", err)
+		}
 	}
 	if a.DB != nil {
 		a.DB.Close()

@@ -6,6 +6,6 @@
 //
 // The full event is sealed under the patient's data key; only internal
 // identifiers and codes are stored in the clear for queries. It must never
-// log an event's contents. The column ledger_index is the seam through which
-// the transparency log (a later part) sequences committed events.
+// log an event's contents. The Integrator sequences committed events into the transparency log
+// (package ledger) as commitment leaves and records each leaf's index.
 package audit

@@ -26,7 +26,9 @@ func (s *Server) fhirRoutes(m *http.ServeMux) {
 	})
 }
 
-func (s *Server) fhir(h apiHandler) http.HandlerFunc { return s.bearerHandler(h, writeOutcomeFn(s.Log)) }
+func (s *Server) fhir(h apiHandler) http.HandlerFunc {
+	return s.bearerHandler(h, writeOutcomeFn(s.Log))
+}
 
 func checkType(t string) error {
 	if !slices.Contains(records.SupportedTypes, t) {

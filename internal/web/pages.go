@@ -89,6 +89,7 @@ type page struct {
 	Portal           *portalView
 	IsPatient        bool
 	Reports          []monitor.Report
+	LedgerStatus     string
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -498,6 +499,7 @@ func (s *Server) office(w http.ResponseWriter, r *http.Request, u identity.User)
 		return
 	}
 	p := s.newPage("Privacy office", &u)
+	p.LedgerStatus = s.ledgerStatus(r.Context())
 	if p.Reports, err = s.Reports.Open(r.Context()); err != nil {
 		s.renderError(w, r, &u, err)
 		return
@@ -535,4 +537,26 @@ func basisLabel(b string) string {
 		return l
 	}
 	return b
+}
+
+// ledgerStatus describes the transparency log for the office: its size and
+// the events not yet in it.
+func (s *Server) ledgerStatus(ctx context.Context) string {
+	if s.LogLag == nil || s.LogFiles == nil {
+		return ""
+	}
+	size := "no checkpoint yet"
+	if b, err := fs.ReadFile(s.LogFiles, "checkpoint"); err == nil {
+		if lines := strings.SplitN(string(b), "\n", 3); len(lines) >= 2 {
+			size = lines[1] + " access events in the log"
+		}
+	}
+	lag, err := s.LogLag(ctx)
+	if err != nil {
+		return size + "; the backlog cannot be read right now"
+	}
+	if lag.Events == 0 {
+		return size + "; every recorded access is in the log"
+	}
+	return fmt.Sprintf("%s; %d recorded accesses wait for the log, the oldest for %s", size, lag.Events, lag.Oldest.Round(time.Second))
 }

@@ -40,6 +40,11 @@ type Deps struct {
 	Devices  *devices.Store
 	Findings *devices.Findings
 	Reports  *monitor.Reports
+	// LogFiles is the ledger's folder (tlog-tiles layout), LogKey its
+	// checkpoint verifier key and LogLag the integrator's backlog.
+	LogFiles fs.FS
+	LogKey   string
+	LogLag   ledgerLag
 	Log      *slog.Logger
 	Clock    func() time.Time
 	// Health reports whether the store answers.
@@ -119,6 +124,7 @@ func (s *Server) routes() http.Handler {
 	root.Handle("/fhir/", fhirH)
 	root.Handle("/fhir", fhirH)
 	root.HandleFunc("GET /healthz", s.healthz)
+	s.logRoutes(root)
 	root.HandleFunc("GET /static/", s.serveStatic)
 	root.Handle("/", browserH)
 	return s.recoverer(s.limitBody(s.securityHeaders(root)))
