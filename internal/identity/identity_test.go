@@ -45,7 +45,7 @@ func setup(t *testing.T, d *db.DB, p identity.Argon2Params) *fixture {
 	rec := audit.NewRecorder(d, sl, f.clock, log)
 	t.Cleanup(rec.Close)
 	f.audit = audit.NewStore(d, sl)
-	f.svc, err = identity.NewService(context.Background(), d, identity.NewHasher(p, 2), rec, f.clock, log)
+	f.svc, err = identity.NewService(context.Background(), d, identity.NewHasher(p, 2), rec, f.clock, log, "Riverside General Hospital")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,8 +43,8 @@ func hashInvitation(code string) []byte {
 // consumed in the same transaction as the account is created, so it can be
 // used once even under concurrent attempts.
 func (s *Service) Register(ctx context.Context, code, username, displayName, password string, c Client) (User, error) {
-	if n := len([]rune(normalisePassword(password))); n < 15 {
-		return User{}, fault.InvalidField("password", "must be at least 15 characters when it is the only way to sign in (it has %d); a passphrase of several words works well", n)
+	if err := PasswordError(CheckPassword(password, PolicyContext{Username: username, DisplayName: displayName, OrgName: s.org})); err != nil {
+		return User{}, err
 	}
 	h, err := s.hasher.Hash(ctx, password)
 	if err != nil {

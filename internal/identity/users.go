@@ -82,15 +82,17 @@ type Service struct {
 	// dummy is verified against when a username is unknown, so that the
 	// response time does not reveal which usernames exist.
 	dummy string
+	// org is the organisation's name, a context word passwords must avoid.
+	org string
 }
 
 // NewService returns the identity service.
-func NewService(ctx context.Context, d *db.DB, h *Hasher, rec Recorder, clock func() time.Time, log *slog.Logger) (*Service, error) {
+func NewService(ctx context.Context, d *db.DB, h *Hasher, rec Recorder, clock func() time.Time, log *slog.Logger, org string) (*Service, error) {
 	dummy, err := h.Hash(ctx, "not a real password, only timing cover")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: d, hasher: h, audit: rec, clock: clock, log: log, dummy: dummy}, nil
+	return &Service{db: d, hasher: h, audit: rec, clock: clock, log: log, dummy: dummy, org: org}, nil
 }
 
 // Hasher returns the password hasher.
@@ -166,8 +168,8 @@ func (s *Service) CreateUsers(ctx context.Context, users []User, passwordHash st
 
 // CreateUser adds one account with its own password.
 func (s *Service) CreateUser(ctx context.Context, u User, password string) (User, error) {
-	if n := utf8.RuneCountInString(normalisePassword(password)); n < 15 {
-		return User{}, fault.InvalidField("password", "must be at least 15 characters when it is the only way to sign in (it has %d)", n)
+	if err := PasswordError(CheckPassword(password, PolicyContext{Username: u.Username, DisplayName: u.DisplayName, OrgName: s.org})); err != nil {
+		return User{}, err
 	}
 	h, err := s.hasher.Hash(ctx, password)
 	if err != nil {

@@ -55,6 +55,9 @@ func TestPatientPortal(t *testing.T) {
 		if res, body := reg(code, "too short"); res.StatusCode != 400 || !strings.Contains(body, "at least 15") {
 			t.Fatalf("short password: %d", res.StatusCode)
 		}
+		if res, body := reg(code, "Riverside General Hospital 2026"); res.StatusCode != 400 || !strings.Contains(body, "organisation") {
+			t.Fatalf("password from the organisation's name: %d", res.StatusCode)
+		}
 		if n, _ := a.Identity.CountUsers(ctx); n != 5 {
 			t.Fatalf("refused registrations created accounts: %d users", n)
 		}
