@@ -77,7 +77,7 @@ func TestPatientPortal(t *testing.T) {
 				t.Errorf("access log lacks %q", want)
 			}
 		}
-		if res, body = get(t, pat, a.srv.URL+"/portal/accesses?kind=break-glass"); strings.Contains(body, "Dr Ben Okafor") || !strings.Contains(body, "Dr Luc Moreau") {
+		if res, body = get(t, pat, a.srv.URL+"/portal/accesses?kind=break-glass"); res.StatusCode != 200 || strings.Contains(body, "Dr Ben Okafor") || !strings.Contains(body, "Dr Luc Moreau") {
 			t.Fatal("break-glass filter")
 		}
 		// Report Luc's access.
@@ -97,7 +97,7 @@ func TestPatientPortal(t *testing.T) {
 		po := a.browser(t)
 		a.signIn(t, po, "privacy")
 		res, body = get(t, po, a.srv.URL+"/office")
-		if !strings.Contains(body, "I do not know this doctor") {
+		if res.StatusCode != 200 || !strings.Contains(body, "I do not know this doctor") {
 			t.Fatal("the office does not see the report")
 		}
 		j := strings.Index(body, `action="/office/reports/`)
