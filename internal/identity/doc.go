@@ -1,6 +1,10 @@
-// Package identity owns accounts, roles, password hashing (argon2id) and
-// sessions. Every sign-in, failed sign-in and session end is an audit event.
+// Package identity owns accounts, roles, passwords (argon2id, the NIST SP
+// 800-63B policy with its blocklist, a strength estimate, an optional
+// breached-password check), second factors (TOTP, recovery codes),
+// invitation codes for patient registration, and sessions. Sign-ins,
+// failures, registrations and sign-outs are audit events.
 //
-// It must never store or log a password or a session token: only their
-// hashes are kept.
+// It must never store or log a password, a session token, a TOTP secret in
+// the clear or a recovery code: only hashes or sealed values are kept. It
+// makes no HTTP calls itself (the breach check takes a fetcher).
 package identity
