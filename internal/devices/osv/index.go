@@ -1,0 +1,344 @@
+package osv
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/trustward/trustward/internal/devices/purl"
+	"github.com/trustward/trustward/internal/devices/version"
+)
+
+// Errors carried by unmatched and error findings.
+var (
+	// ErrUnknownEcosystem: no advisories are loaded for the component's
+	// ecosystem (or its purl type has none), so it cannot be judged.
+	ErrUnknownEcosystem = errors.New("no advisories loaded for this ecosystem")
+	// ErrIncomplete: the component lacks a name, or an ecosystem and a purl.
+	ErrIncomplete = errors.New("component incomplete")
+	// ErrNoVersion: the component has advisories but no version to check.
+	ErrNoVersion = errors.New("component has no version")
+)
+
+// Index is a read-only vulnerability index; it is safe for concurrent use.
+type Index struct {
+	packages       map[packageKey][]*entry
+	ecosystems     map[string]string // lower-case ecosystem -> as OSV spells it
+	counts         map[string]int    // advisories per ecosystem
+	advisories     int
+	withdrawn      int
+	problems       []Problem
+	kev            *KEV
+	likeOSVScanner bool
+}
+
+// packageKey is an ecosystem without its release suffix and a package name
+// as OSV normalises it.
+type packageKey struct {
+	ecosystem, name string
+}
+
+// WithKEV returns an index that marks findings whose advisory ID or alias
+// is in the KEV catalog. The advisories are shared, not copied.
+func (ix *Index) WithKEV(k *KEV) *Index {
+	c := *ix
+	c.kev = k
+	return &c
+}
+
+// LikeOSVScanner returns an index that reproduces OSV-Scanner's matching
+// (v2.6, osv-scalibr's local matcher) where it departs from the OSV schema:
+// an entry's ranges after its first GIT range are not read, and an advisory
+// must spell a PyPI name already normalised. It exists for side-by-side
+// comparisons with OSV-Scanner, not for risk decisions, and it does not
+// change the other departures listed under Scan.
+func (ix *Index) LikeOSVScanner() *Index {
+	c := *ix
+	c.likeOSVScanner = true
+	return &c
+}
+
+// Problems lists the advisories, and parts of advisories, that were skipped
+// while loading, each naming its file and the reason.
+func (ix *Index) Problems() []Problem { return slices.Clone(ix.problems) }
+
+// Stats counts what the index holds.
+type Stats struct {
+	Advisories  int            // indexed; withdrawn ones are not
+	Withdrawn   int            // read and ignored
+	Packages    int            // distinct (ecosystem, name) pairs
+	ByEcosystem map[string]int // advisories per ecosystem
+	Problems    int
+}
+
+// Stats counts what the index holds.
+func (ix *Index) Stats() Stats {
+	return Stats{
+		Advisories:  ix.advisories,
+		Withdrawn:   ix.withdrawn,
+		Packages:    len(ix.packages),
+		ByEcosystem: maps.Clone(ix.counts),
+		Problems:    len(ix.problems),
+	}
+}
+
+// Component is one software component to check: an OSV ecosystem, name and
+// version, or a purl that supplies whichever of them are empty.
+type Component struct {
+	Ecosystem string
+	Name      string
+	Version   string
+	PURL      string
+	Ref       string // the caller's identifier (an SBOM bom-ref), copied to findings
+}
+
+// Status says what a finding is.
+type Status uint8
+
+const (
+	// StatusAffected: the component's version is affected by the advisory.
+	StatusAffected Status = iota + 1
+	// StatusUnmatched: the component could not be looked up (Err says why,
+	// wrapping ErrUnknownEcosystem); it is neither clean nor affected.
+	StatusUnmatched
+	// StatusError: the component has advisories that could not be
+	// evaluated (Err says why: no version, an unreadable version or purl).
+	StatusError
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusAffected:
+		return "affected"
+	case StatusUnmatched:
+		return "unmatched"
+	case StatusError:
+		return "error"
+	}
+	return fmt.Sprintf("Status(%d)", s)
+}
+
+// Finding is one advisory affecting one component, or one component that
+// could not be judged. A component with no finding was checked and is not
+// affected by any loaded advisory.
+type Finding struct {
+	Component Component // as given, with blanks filled from its purl
+	Status    Status
+	Advisory  *Advisory // StatusAffected only; shared, do not modify
+
+	// InRange: the version lies in a SEMVER or ECOSYSTEM range; Listed: an
+	// explicit versions list names it. Either makes it affected.
+	InRange, Listed bool
+	// Fixed lists the versions that close the component's affected window
+	// (one per matching range); LastAffected the last affected versions of
+	// windows that have no fix. Both are empty when no fix is known.
+	Fixed, LastAffected []string
+	// KEV is set when the advisory's ID or an alias is in the CISA Known
+	// Exploited Vulnerabilities catalog.
+	KEV *KEVEntry
+
+	Err error // StatusUnmatched and StatusError
+}
+
+// Match checks one package version; see Scan.
+func (ix *Index) Match(ecosystem, name, version string) []Finding {
+	return ix.match(Component{Ecosystem: ecosystem, Name: name, Version: version})
+}
+
+// Scan checks components, on all CPUs, and returns their findings in the
+// components' order (by advisory ID within a component).
+//
+// A version is affected by an advisory's affected entry when it lies in one
+// of its SEMVER or ECOSYSTEM ranges (OSV schema evaluation: events sorted
+// by version, "introduced" <= v switches on, "fixed" <= v and
+// "last_affected" < v switch off, and any "limit" must lie above v) or when
+// its explicit versions list names it exactly (a leading "v" ignored). GIT
+// ranges are never expanded. Where this departs from OSV-Scanner (v2.6,
+// osv-scalibr's local matcher), it is deliberate:
+//
+//   - OSV-Scanner stops at the first GIT range of an entry and never reads
+//     the ECOSYSTEM range after it (most PyPI advisories list GIT first), so
+//     it matches those only through the versions list; we evaluate every
+//     SEMVER and ECOSYSTEM range, as the schema says.
+//   - OSV-Scanner ignores "limit" events; we honour them (none occur in
+//     SEMVER or ECOSYSTEM ranges of the shared data).
+//   - OSV-Scanner normalises PyPI names of components but not of
+//     advisories; we normalise both (PEP 503), as osv.dev does.
+//   - OSV-Scanner treats a component without a version as affected by all
+//     of its package's advisories; we return a StatusError finding.
+//   - Events at one version keep the advisory's order (a stable sort);
+//     OSV-Scanner's sort is unstable there.
+//
+// LikeOSVScanner reproduces the first and third, which are the only ones
+// that change results on the shared data.
+func (ix *Index) Scan(components []Component) []Finding {
+	workers := min(runtime.GOMAXPROCS(0), (len(components)+255)/256)
+	if workers <= 1 {
+		var out []Finding
+		for _, c := range components {
+			out = append(out, ix.match(c)...)
+		}
+		return out
+	}
+	parts := make([][]Finding, workers)
+	chunk := (len(components) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, len(components))
+		wg.Go(func() {
+			var out []Finding
+			for _, c := range components[lo:hi] {
+				out = append(out, ix.match(c)...)
+			}
+			parts[w] = out
+		})
+	}
+	wg.Wait()
+	return slices.Concat(parts...)
+}
+
+func (ix *Index) match(c Component) []Finding {
+	c, err := c.resolve()
+	if err != nil {
+		status := StatusError
+		if errors.Is(err, ErrUnknownEcosystem) {
+			status = StatusUnmatched
+		}
+		return []Finding{{Component: c, Status: status, Err: err}}
+	}
+	base, release, _ := strings.Cut(c.Ecosystem, ":")
+	eco, known := ix.ecosystems[strings.ToLower(base)]
+	if !known {
+		return []Finding{{Component: c, Status: StatusUnmatched,
+			Err: fmt.Errorf("%w: %q (loaded: %s)", ErrUnknownEcosystem, c.Ecosystem, strings.Join(slices.Sorted(maps.Keys(ix.counts)), ", "))}}
+	}
+	name, ver := normalizeName(eco, c.Name), c.Version
+	if eco == "Go" {
+		name, ver = goStdlib(name, ver)
+	}
+	entries := ix.packages[packageKey{ecosystem: eco, name: name}]
+	if len(entries) == 0 {
+		return nil
+	}
+	if strings.TrimSpace(ver) == "" {
+		return []Finding{{Component: c, Status: StatusError,
+			Err: fmt.Errorf("%w: %s %s has %d advisory entries", ErrNoVersion, eco, c.Name, len(entries))}}
+	}
+	v, verr := version.Parse(eco, ver)
+	var (
+		findings  []Finding
+		byID      = map[string]int{}
+		unchecked int
+	)
+	for _, e := range entries {
+		if release != "" && e.release != "" && e.release != release {
+			continue
+		}
+		ranges := e.ranges
+		if ix.likeOSVScanner {
+			if e.rawName != name {
+				continue
+			}
+			ranges = ranges[:e.beforeOther]
+		}
+		listed := e.listed(ver)
+		inRange := false
+		var fix, last []string
+		if verr != nil {
+			if len(ranges) > 0 && !listed {
+				unchecked++
+			}
+		} else {
+			for _, r := range ranges {
+				ok, closer := r.contains(v)
+				if !ok {
+					continue
+				}
+				inRange = true
+				switch {
+				case closer == nil:
+				case closer.kind == fixed:
+					fix = append(fix, closer.v.String())
+				default:
+					last = append(last, closer.v.String())
+				}
+			}
+		}
+		if !listed && !inRange {
+			continue
+		}
+		i, seen := byID[e.advisory.ID]
+		if !seen {
+			i = len(findings)
+			byID[e.advisory.ID] = i
+			findings = append(findings, Finding{Component: c, Status: StatusAffected, Advisory: e.advisory, KEV: ix.kev.match(e.advisory)})
+		}
+		f := &findings[i]
+		f.Listed = f.Listed || listed
+		f.InRange = f.InRange || inRange
+		f.Fixed = appendNew(f.Fixed, fix...)
+		f.LastAffected = appendNew(f.LastAffected, last...)
+	}
+	slices.SortFunc(findings, func(a, b Finding) int { return strings.Compare(a.Advisory.ID, b.Advisory.ID) })
+	if unchecked > 0 {
+		findings = append(findings, Finding{Component: c, Status: StatusError,
+			Err: fmt.Errorf("%d advisory ranges for %s %s not checked: %w", unchecked, eco, c.Name, verr)})
+	}
+	return findings
+}
+
+// resolve fills the component's blanks from its purl.
+func (c Component) resolve() (Component, error) {
+	if c.PURL != "" && (c.Ecosystem == "" || c.Name == "" || c.Version == "") {
+		p, err := purl.Parse(c.PURL)
+		if err != nil {
+			return c, err
+		}
+		if c.Ecosystem == "" {
+			eco, err := p.Ecosystem()
+			if err != nil {
+				return c, fmt.Errorf("%w: %w", ErrUnknownEcosystem, err)
+			}
+			c.Ecosystem = eco
+		}
+		if c.Name == "" {
+			c.Name = p.PackageName()
+		}
+		if c.Version == "" {
+			c.Version = p.Version
+		}
+	}
+	switch {
+	case c.Ecosystem == "":
+		return c, fmt.Errorf("%w: no ecosystem and no purl", ErrIncomplete)
+	case c.Name == "":
+		return c, fmt.Errorf("%w: no name", ErrIncomplete)
+	}
+	return c, nil
+}
+
+// goStdlib maps what SBOMs write for the Go standard library to OSV's
+// spelling: module "stdlib" (OSV-Scanner also reads "go"), versions without
+// the "go" prefix of go1.21.3.
+func goStdlib(name, ver string) (string, string) {
+	if name == "go" {
+		name = "stdlib"
+	}
+	if name == "stdlib" || name == "toolchain" {
+		ver = strings.TrimPrefix(ver, "go")
+	}
+	return name, ver
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
