@@ -93,9 +93,26 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	d := &DB{Dialect: SQLite, w: w, r: r, stmts: map[string]*sql.Stmt{}}
-	if err := w.PingContext(ctx); err != nil {
-		d.Close()
-		return nil, Translate(fmt.Errorf("open %s: %w", path, err))
+	// Switching a new file to WAL takes an exclusive lock, and SQLite answers
+	// SQLITE_BUSY at once there instead of calling the busy handler, so
+	// several processes opening one new database at the same moment retry
+	// here for as long as the busy timeout would have waited.
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+		err = w.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			d.Close()
+			return nil, Translate(fmt.Errorf("open %s: %w", path, err))
+		}
+		select {
+		case <-ctx.Done():
+			d.Close()
+			return nil, Translate(fmt.Errorf("open %s: %w", path, ctx.Err()))
+		case <-time.After(wait):
+		}
 	}
 	return d, nil
 }
@@ -346,4 +363,14 @@ func FromMicros(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(v.Int64).UTC()
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
 }
