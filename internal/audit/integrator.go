@@ -55,13 +55,13 @@ type IntegratorOptions struct {
 // Record never waits for it.
 //
 // Every event gets exactly one leaf, across crashes: before appending, a
-// round writes its intent (the leaf bytes and the index each should get)
-// to ledger_pending in the same transaction as the events' salts; after
-// appending, it writes the indices and clears the intent. On start and
+// round writes its intent (the leaf bytes, the index each should get and
+// the new sealed salts) to ledger_pending; after appending, it writes the
+// indices and salts to the events and clears the intent. On start and
 // after any failure, reconcile reads the log itself and settles each
-// intent: a leaf found in the log gives its index to the event, a leaf not
-// found is dropped and its event appended again later (with the same salt,
-// hence the same leaf). See docs/ledger.md.
+// intent: a leaf found in the log gives its index and salt to the event, a
+// leaf not found is dropped and its event appended again later with a new
+// salt. See docs/ledger.md.
 //
 // One integrator may run per log and store.
 type Integrator struct {
@@ -263,12 +263,21 @@ func (in *Integrator) prepare(ctx context.Context, u unledgered) (prepared, erro
 			return p, err
 		}
 	}
-	l, err := NewLeaf(canonical, salt, patient, actor)
+	// The leaf's clear fields come from the columns the Recorder wrote from
+	// the same event in the same statement as the body, rather than from
+	// parsing the body again (a strict parse was half of a round's CPU);
+	// Opening recomputes leaves from the body with NewLeaf, and the tests
+	// require both to agree.
+	l := Leaf{Time: time.UnixMicro(u.occurredAt).UTC(), Actor: actor, Action: u.action, Outcome: u.outcome,
+		Purpose: LeafPurpose(u.purpose), Commitment: LeafCommitment(salt, canonical)}
+	if u.patientID != "" {
+		l.HasPatient, l.Patient = true, patient
+	}
+	p.leaf, err = l.Marshal()
 	if err != nil {
 		return p, fmt.Errorf("leaf of event %s: %w", u.id, err)
 	}
-	p.leaf, err = l.Marshal()
-	return p, err
+	return p, nil
 }
 
 // actorPseudonym is the actor's keyed pseudonym (HMAC-SHA256 under the
@@ -369,9 +378,16 @@ func (in *Integrator) round(ctx context.Context) (int, error) {
 	}
 	done := make([]assignment, len(leaves))
 	for i, p := range leaves {
-		done[i] = assignment{seq: p.seq, index: int64(idx[i])}
+		done[i] = assignment{seq: p.seq, index: int64(idx[i]), salt: p.newSalt}
 	}
-	err = in.db.InTx(ctx, func(tx *db.Tx) error { return assign(ctx, tx, done) })
+	err = in.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := assign(ctx, tx, done); err != nil {
+			return err
+		}
+		// A round's intents have the contiguous indices next, next+1, ...
+		_, err := tx.Exec(ctx, `DELETE FROM ledger_pending WHERE leaf_index >= $1 AND leaf_index < $2`, int64(next), int64(next)+int64(len(leaves)))
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("write ledger indices: %w", err)
 	}
@@ -380,31 +396,29 @@ func (in *Integrator) round(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-type assignment struct{ seq, index int64 }
+// assignment gives an event its leaf index and, when the event had none,
+// its sealed salt.
+type assignment struct {
+	seq, index int64
+	salt       []byte
+}
 
 // chunk bounds multi-row statements in PostgreSQL.
 const chunk = 256
 
+// writeIntent records a round's intent: each leaf with the index it should
+// get and, for an event seen for the first time, its new sealed salt. The
+// salt reaches audit_events with the index (assign), so a round writes two
+// rows per event in all.
 func writeIntent(ctx context.Context, tx *db.Tx, leaves []prepared, next uint64, now int64) error {
 	if tx.Dialect() == db.SQLite {
-		salt, err := tx.Prepare(ctx, `UPDATE audit_events SET ledger_salt = $1 WHERE seq = $2 AND ledger_salt IS NULL`)
-		if err != nil {
-			return err
-		}
-		defer salt.Close()
-		pend, err := tx.Prepare(ctx, `INSERT INTO ledger_pending (leaf_index, seq, leaf, created_at) VALUES ($1, $2, $3, $4)`)
+		pend, err := tx.Prepare(ctx, `INSERT INTO ledger_pending (leaf_index, seq, leaf, salt, created_at) VALUES ($1, $2, $3, $4, $5)`)
 		if err != nil {
 			return err
 		}
 		defer pend.Close()
 		for i, p := range leaves {
-			if p.newSalt != nil {
-				res, err := salt.ExecContext(ctx, p.newSalt, p.seq)
-				if err := oneRow(res, err, "salt of event seq %d", p.seq); err != nil {
-					return err
-				}
-			}
-			if _, err := pend.ExecContext(ctx, int64(next)+int64(i), p.seq, p.leaf, now); err != nil {
+			if _, err := pend.ExecContext(ctx, int64(next)+int64(i), p.seq, p.leaf, p.newSalt, now); err != nil {
 				return db.Translate(err)
 			}
 		}
@@ -412,56 +426,35 @@ func writeIntent(ctx context.Context, tx *db.Tx, leaves []prepared, next uint64,
 	}
 	for start := 0; start < len(leaves); start += chunk {
 		part := leaves[start:min(start+chunk, len(leaves))]
-		var vals []string
-		var args []any
-		for _, p := range part {
-			if p.newSalt != nil {
-				vals = append(vals, fmt.Sprintf("($%d::bigint, $%d::bytea)", len(args)+1, len(args)+2))
-				args = append(args, p.seq, p.newSalt)
-			}
-		}
-		if len(vals) > 0 {
-			res, err := tx.Exec(ctx, `UPDATE audit_events SET ledger_salt = v.salt FROM (VALUES `+strings.Join(vals, ",")+`) AS v(seq, salt)
-WHERE audit_events.seq = v.seq AND audit_events.ledger_salt IS NULL`, args...)
-			if err := rowsAffected(res, err, len(vals), "ledger salts"); err != nil {
-				return err
-			}
-		}
-		vals, args = vals[:0], args[:0]
+		vals := make([]string, 0, len(part))
+		args := make([]any, 0, 5*len(part))
 		for i, p := range part {
 			n := len(args)
-			vals = append(vals, fmt.Sprintf("($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4))
-			args = append(args, int64(next)+int64(start+i), p.seq, p.leaf, now)
+			vals = append(vals, fmt.Sprintf("($%d, $%d, $%d, $%d::bytea, $%d)", n+1, n+2, n+3, n+4, n+5))
+			args = append(args, int64(next)+int64(start+i), p.seq, p.leaf, p.newSalt, now)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_pending (leaf_index, seq, leaf, created_at) VALUES `+strings.Join(vals, ","), args...); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_pending (leaf_index, seq, leaf, salt, created_at) VALUES `+strings.Join(vals, ","), args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// assign writes ledger indices and clears the events' intents. An event
-// that already has an index would be getting a second leaf: that fails
-// the transaction, loudly.
+// assign writes ledger indices, and the salts of events that had none;
+// the caller clears the intents in the same transaction. An event that
+// already has an index would be getting a second leaf: that fails the
+// transaction, loudly.
 func assign(ctx context.Context, tx *db.Tx, done []assignment) error {
 	if tx.Dialect() == db.SQLite {
-		set, err := tx.Prepare(ctx, `UPDATE audit_events SET ledger_index = $1 WHERE seq = $2 AND ledger_index IS NULL`)
+		set, err := tx.Prepare(ctx, `UPDATE audit_events SET ledger_index = $1, ledger_salt = COALESCE(ledger_salt, $2) WHERE seq = $3 AND ledger_index IS NULL`)
 		if err != nil {
 			return err
 		}
 		defer set.Close()
-		del, err := tx.Prepare(ctx, `DELETE FROM ledger_pending WHERE seq = $1`)
-		if err != nil {
-			return err
-		}
-		defer del.Close()
 		for _, a := range done {
-			res, err := set.ExecContext(ctx, a.index, a.seq)
+			res, err := set.ExecContext(ctx, a.index, a.salt, a.seq)
 			if err := oneRow(res, err, "ledger index of event seq %d", a.seq); err != nil {
 				return err
-			}
-			if _, err := del.ExecContext(ctx, a.seq); err != nil {
-				return db.Translate(err)
 			}
 		}
 		return nil
@@ -469,21 +462,15 @@ func assign(ctx context.Context, tx *db.Tx, done []assignment) error {
 	for start := 0; start < len(done); start += chunk {
 		part := done[start:min(start+chunk, len(done))]
 		vals := make([]string, len(part))
-		seqs := make([]string, len(part))
-		args := make([]any, 0, 2*len(part))
-		seqArgs := make([]any, len(part))
+		args := make([]any, 0, 3*len(part))
 		for i, a := range part {
-			vals[i] = fmt.Sprintf("($%d::bigint, $%d::bigint)", 2*i+1, 2*i+2)
-			seqs[i] = fmt.Sprintf("$%d", i+1)
-			args = append(args, a.seq, a.index)
-			seqArgs[i] = a.seq
+			vals[i] = fmt.Sprintf("($%d::bigint, $%d::bigint, $%d::bytea)", 3*i+1, 3*i+2, 3*i+3)
+			args = append(args, a.seq, a.index, a.salt)
 		}
-		res, err := tx.Exec(ctx, `UPDATE audit_events SET ledger_index = v.idx FROM (VALUES `+strings.Join(vals, ",")+`) AS v(seq, idx)
+		res, err := tx.Exec(ctx, `UPDATE audit_events SET ledger_index = v.idx, ledger_salt = COALESCE(audit_events.ledger_salt, v.salt)
+FROM (VALUES `+strings.Join(vals, ",")+`) AS v(seq, idx, salt)
 WHERE audit_events.seq = v.seq AND audit_events.ledger_index IS NULL`, args...)
 		if err := rowsAffected(res, err, len(part), "ledger indices"); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM ledger_pending WHERE seq IN (`+strings.Join(seqs, ",")+`)`, seqArgs...); err != nil {
 			return err
 		}
 	}
@@ -523,15 +510,16 @@ func (in *Integrator) reconcile(ctx context.Context) error {
 		index int64
 		seq   int64
 		leaf  []byte
+		salt  []byte
 	}
-	rows, err := in.db.Query(ctx, `SELECT leaf_index, seq, leaf FROM ledger_pending ORDER BY leaf_index`)
+	rows, err := in.db.Query(ctx, `SELECT leaf_index, seq, leaf, salt FROM ledger_pending ORDER BY leaf_index`)
 	if err != nil {
 		return err
 	}
 	var intents []intent
 	for rows.Next() {
 		var it intent
-		if err := rows.Scan(&it.index, &it.seq, &it.leaf); err != nil {
+		if err := rows.Scan(&it.index, &it.seq, &it.leaf, &it.salt); err != nil {
 			rows.Close()
 			return db.Translate(err)
 		}
@@ -579,7 +567,7 @@ func (in *Integrator) reconcile(ctx context.Context) error {
 	var dropped []int64
 	for _, it := range intents {
 		if idx, ok := found[it.seq]; ok {
-			done = append(done, assignment{seq: it.seq, index: idx})
+			done = append(done, assignment{seq: it.seq, index: idx, salt: it.salt})
 		} else {
 			dropped = append(dropped, it.seq)
 		}
@@ -590,12 +578,12 @@ func (in *Integrator) reconcile(ctx context.Context) error {
 				return err
 			}
 		}
-		for _, seq := range dropped {
-			if _, err := tx.Exec(ctx, `DELETE FROM ledger_pending WHERE seq = $1`, seq); err != nil {
-				return err
-			}
-		}
-		return nil
+		// Every intent was read above and no round is in flight: all are
+		// settled now. A dropped intent's salt was never stored, so its
+		// event gets a new salt, and a new leaf, next round; the old leaf
+		// is in the log nowhere.
+		_, err := tx.Exec(ctx, `DELETE FROM ledger_pending WHERE leaf_index <= $1`, intents[len(intents)-1].index)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("reconcile ledger intents: %w", err)
