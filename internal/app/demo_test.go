@@ -13,7 +13,6 @@ import (
 	"github.com/trustward/trustward/internal/db/dbtest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func loadDemo(t *testing.T, engine string) *app.App {
 	t.Helper()
