@@ -13,7 +13,6 @@ import (
 	"github.com/trustward/trustward/internal/db/dbtest"
 )
 
-
 func loadDemo(t *testing.T, engine string) *app.App {
 	t.Helper()
 	cfg := config.Default()
