@@ -5,8 +5,9 @@
 #   scripts/test.sh [packages...]     (default ./...)
 #
 # On a Debian 12 machine as root it first installs what the tests need
-# (PostgreSQL 15, Chromium and its driver, oathtool, a C compiler for -race,
-# staticcheck). It starts one throwaway PostgreSQL server for the whole run
+# (PostgreSQL 15, Chromium and its driver, oathtool, openssh-client, a C
+# compiler for -race, staticcheck, and litewitness for the ledger's witness
+# tests). It starts one throwaway PostgreSQL server for the whole run
 # and shares it with every package through TRUSTWARD_TEST_PG, and sets
 # TRUSTWARD_TEST_REQUIRE so that no test skips for want of a tool, unless
 # the caller set it (an empty value allows skipping).
@@ -20,6 +21,7 @@ pkgs=("$@")
 # those not written yet are left out.
 race_candidates=(internal/audit internal/ledger internal/monitor)
 staticcheck_version=0.8.2
+litewitness_version=v0.9.0
 
 work=$(mktemp -d)
 pg_pid=
@@ -54,6 +56,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v oathtool >/dev/null 2>&1 || missing+=(oathtool)
+command -v ssh-agent >/dev/null 2>&1 || missing+=(openssh-client) # holds litewitness's key
 dpkg-query -W -f='${Status}' fonts-liberation 2>/dev/null | grep -q 'ok installed' || missing+=(fonts-liberation)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev) # cgo, for -race
 if [ ${#missing[@]} -gt 0 ]; then
@@ -86,10 +89,16 @@ if ! staticcheck -version 2>/dev/null | grep -qF "($staticcheck_version)"; then
 	say "installing staticcheck $staticcheck_version"
 	go install "honnef.co/go/tools/cmd/staticcheck@v$staticcheck_version"
 fi
+# A C2SP tlog-witness we did not write, for the ledger's witness tests.
+# (v0.10.0 needs Go 1.27; v0.9.0 builds with ours.)
+if ! go version -m "$(command -v litewitness 2>/dev/null || echo /nonexistent)" 2>/dev/null | grep -qE "filippo.io/torchwood[[:space:]]+$litewitness_version"; then
+	say "installing litewitness $litewitness_version"
+	go install "filippo.io/torchwood/cmd/litewitness@$litewitness_version"
+fi
 
 # --- One PostgreSQL server for the whole run ------------------------------
 
-export TRUSTWARD_TEST_REQUIRE="${TRUSTWARD_TEST_REQUIRE-postgres,chromium,oathtool}"
+export TRUSTWARD_TEST_REQUIRE="${TRUSTWARD_TEST_REQUIRE-postgres,chromium,oathtool,litewitness}"
 if [ -z "${TRUSTWARD_TEST_PG:-}" ]; then
 	say "starting PostgreSQL"
 	go build -o "$work/pgserver" ./internal/db/dbtest/cmd/pgserver

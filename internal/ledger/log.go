@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,8 +9,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,7 +80,20 @@ type Options struct {
 	// BatchMaxAge and BatchMaxSize bound Tessera's sequencing batches.
 	BatchMaxAge  time.Duration
 	BatchMaxSize uint
-	Logger       *slog.Logger
+	// WitnessPolicy, when not empty, is a C2SP witness policy (see
+	// witness.go): checkpoints are published only once its quorum of
+	// witnesses has cosigned them.
+	WitnessPolicy []byte
+	// WitnessTimeout bounds one round of cosigning (default 5 s).
+	WitnessTimeout time.Duration
+	// ShutdownTimeout bounds how long Close waits for a checkpoint that
+	// covers every leaf (default 30 s; with witnesses that refuse, none
+	// comes).
+	ShutdownTimeout time.Duration
+	// WitnessTransport carries requests to witnesses (default
+	// http.DefaultTransport).
+	WitnessTransport http.RoundTripper
+	Logger           *slog.Logger
 }
 
 // POSIXLog is a Log kept by Tessera's POSIX driver in a local (or shared
@@ -92,6 +108,9 @@ type POSIXLog struct {
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 	interval time.Duration
+	// witnesses watches the configured witnesses (nil without a policy).
+	witnesses       *witnessWatch
+	shutdownTimeout time.Duration
 
 	// mu is held shared by appends and exclusively by Close, so that
 	// Close waits for appends in flight before shutting Tessera down.
@@ -119,6 +138,9 @@ func Open(ctx context.Context, opts Options) (*POSIXLog, error) {
 	}
 	if opts.CheckpointInterval < MinCheckpointInterval {
 		return nil, fault.InvalidField("checkpoint_interval", "%v is shorter than %v", opts.CheckpointInterval, MinCheckpointInterval)
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
 	}
 	if opts.BatchMaxAge <= 0 {
 		opts.BatchMaxAge = DefaultBatchMaxAge
@@ -163,25 +185,49 @@ func Open(ctx context.Context, opts Options) (*POSIXLog, error) {
 		opts.Logger.Info("creating the ledger", "dir", dir, "origin", opts.Origin)
 	}
 
-	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	aopts := tessera.NewAppendOptions().
+		WithCheckpointSigner(key.signer).
+		WithCheckpointInterval(opts.CheckpointInterval).
+		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
+		WithShutdownTimeout(opts.ShutdownTimeout)
+	pcfg := posix.Config{Path: dir}
+	var watch *witnessWatch
+	if len(bytes.TrimSpace(opts.WitnessPolicy)) > 0 {
+		group, names, err := parseWitnessPolicy(opts.WitnessPolicy)
+		if err != nil {
+			return nil, err
+		}
+		base := opts.WitnessTransport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		watch = newWitnessWatch(base, names, opts.Logger)
+		timeout := opts.WitnessTimeout
+		if timeout <= 0 {
+			timeout = tessera.DefaultWitnessTimeout
+		}
+		pcfg.HTTPClient = &http.Client{Transport: watch, Timeout: timeout}
+		aopts = aopts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: timeout})
+	}
+	driver, err := posix.New(ctx, pcfg)
 	if err != nil {
 		return nil, fault.Wrap(fault.Unavailable, err, "cannot open the ledger in %s", dir)
 	}
 	// Tessera's background work (sequencing, checkpoints, garbage
 	// collection) lives until Close, not until the caller's ctx ends.
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, tessera.NewAppendOptions().
-		WithCheckpointSigner(key.signer).
-		WithCheckpointInterval(opts.CheckpointInterval).
-		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
-		WithShutdownTimeout(30*time.Second))
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, aopts)
+	if err != nil && watch != nil && strings.Contains(err.Error(), "witness") {
+		cancel()
+		return nil, fault.Wrap(fault.Unavailable, err, "the witnesses did not cosign the ledger's first checkpoint; each witness must know this log (origin %s, verifier key %s) and must not have cosigned a different tree for it", opts.Origin, key.verifier)
+	}
 	if err != nil {
 		cancel()
 		return nil, fault.Wrap(fault.Unavailable, err, "cannot start the ledger in %s", dir)
 	}
 	return &POSIXLog{dir: dir, origin: opts.Origin, verifier: key.verifier,
 		appender: appender, reader: reader, shutdown: shutdown, cancel: cancel,
-		interval: opts.CheckpointInterval}, nil
+		interval: opts.CheckpointInterval, witnesses: watch, shutdownTimeout: opts.ShutdownTimeout}, nil
 }
 
 // logExists reports whether dir already holds a log (Tessera's tree state
@@ -437,6 +483,15 @@ func (l *POSIXLog) ReadTile(ctx context.Context, level, index uint64, p uint8) (
 	return l.reader.ReadTile(ctx, level, index, p)
 }
 
+// Witnesses reports the configured witnesses' status, sorted by name (nil
+// when no witness policy is configured).
+func (l *POSIXLog) Witnesses() []WitnessStatus {
+	if l.witnesses == nil {
+		return nil
+	}
+	return l.witnesses.snapshot()
+}
+
 // ReadEntryBundle returns the entry bundle at index (partial width p).
 func (l *POSIXLog) ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error) {
 	return l.reader.ReadEntryBundle(ctx, index, p)
@@ -452,7 +507,7 @@ func (l *POSIXLog) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), l.shutdownTimeout+5*time.Second)
 	defer cancel()
 	err := l.shutdown(ctx)
 	l.cancel()
