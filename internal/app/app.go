@@ -75,7 +75,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Recorder = audit.NewRecorder(d, a.Sealer, a.Clock, log)
-	if a.Ledger, err = ledger.Open(ctx, ledger.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), Origin: ledger.OriginFor(cfg.Org), Logger: log}); err != nil {
+	lopts := ledger.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), Origin: ledger.OriginFor(cfg.Org),
+		CheckpointInterval: cfg.LedgerCheckpointInterval, Logger: log}
+	if cfg.LedgerWitnessPolicy != "" {
+		if lopts.WitnessPolicy, err = os.ReadFile(cfg.LedgerWitnessPolicy); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("read the ledger's witness policy (--ledger-witness-policy): %w", err)
+		}
+	}
+	if a.Ledger, err = ledger.Open(ctx, lopts); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("open the ledger: %w", err)
 	}
@@ -101,7 +109,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Findings = devices.NewFindings(d, a.Clock)
 	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
 	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Log: log,
-		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, Clock: a.Clock,
+		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {

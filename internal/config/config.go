@@ -53,23 +53,31 @@ type Config struct {
 	MaxBodyBytes int64 `json:"max_body_bytes"`
 	// Org is the name of the care organisation shown in the UI.
 	Org string `json:"org"`
+	// LedgerCheckpointInterval is how often the transparency log signs a
+	// checkpoint while it grows (100 ms to 1 h).
+	LedgerCheckpointInterval time.Duration `json:"ledger_checkpoint_interval"`
+	// LedgerWitnessPolicy is a file holding a C2SP witness policy
+	// (docs/ledger.md): checkpoints are published only once its quorum of
+	// witnesses has cosigned them. Empty: no witnesses.
+	LedgerWitnessPolicy string `json:"ledger_witness_policy"`
 }
 
 // Default returns the settings used when nothing else is given.
 func Default() Config {
 	return Config{
-		DataDir:       "./trustward-data",
-		Addr:          "127.0.0.1:8080",
-		DB:            "sqlite",
-		BreakGlassTTL: 24 * time.Hour,
-		SessionTTL:    12 * time.Hour,
-		SessionIdle:   15 * time.Minute,
-		DemoSeed:      1,
-		DemoPatients:  5000,
-		DemoStaff:     300,
-		LogLevel:      "info",
-		MaxBodyBytes:  8 << 20,
-		Org:           "Riverside General Hospital",
+		DataDir:                  "./trustward-data",
+		Addr:                     "127.0.0.1:8080",
+		DB:                       "sqlite",
+		BreakGlassTTL:            24 * time.Hour,
+		LedgerCheckpointInterval: 200 * time.Millisecond,
+		SessionTTL:               12 * time.Hour,
+		SessionIdle:              15 * time.Minute,
+		DemoSeed:                 1,
+		DemoPatients:             5000,
+		DemoStaff:                300,
+		LogLevel:                 "info",
+		MaxBodyBytes:             8 << 20,
+		Org:                      "Riverside General Hospital",
 	}
 }
 
@@ -141,6 +149,8 @@ var settings = []setting{
 	{"log-level", "TRUSTWARD_LOG_LEVEL", "debug, info, warn or error"},
 	{"max-body-bytes", "TRUSTWARD_MAX_BODY_BYTES", "largest request body accepted"},
 	{"org", "TRUSTWARD_ORG", "name of the care organisation"},
+	{"ledger-checkpoint-interval", "TRUSTWARD_LEDGER_CHECKPOINT_INTERVAL", "how often the transparency log signs a checkpoint while it grows"},
+	{"ledger-witness-policy", "TRUSTWARD_LEDGER_WITNESS_POLICY", "`file` with the C2SP witness policy of the transparency log (default: no witnesses)"},
 }
 
 func bindFlags(fs *flag.FlagSet, f *Config) {
@@ -182,6 +192,8 @@ func defaultString(d Config, name string) string {
 		return strconv.FormatInt(d.MaxBodyBytes, 10)
 	case "org":
 		return d.Org
+	case "ledger-checkpoint-interval":
+		return d.LedgerCheckpointInterval.String()
 	}
 	return ""
 }
@@ -220,6 +232,14 @@ func applySetting(c *Config, name, v string) error {
 		c.LogLevel = v
 	case "org":
 		c.Org = v
+	case "ledger-witness-policy":
+		c.LedgerWitnessPolicy = v
+	case "ledger-checkpoint-interval":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return bad(fmt.Sprintf("%q is not a duration such as 200ms or 1s", v))
+		}
+		c.LedgerCheckpointInterval = d
 	case "demo-date":
 		if _, err := time.Parse("2006-01-02", v); err != nil {
 			return bad(fmt.Sprintf("%q is not a date YYYY-MM-DD", v))
@@ -338,6 +358,9 @@ func (c Config) Validate() error {
 	}
 	if c.DemoPatients < 1 || c.DemoPatients > 1_000_000 {
 		return &Error{"--demo-patients", "must be between 1 and 1000000"}
+	}
+	if c.LedgerCheckpointInterval < 100*time.Millisecond || c.LedgerCheckpointInterval > time.Hour {
+		return &Error{"--ledger-checkpoint-interval", "must be between 100ms and 1h"}
 	}
 	if c.DemoStaff < 10 || c.DemoStaff > 100_000 {
 		return &Error{"--demo-staff", "must be between 10 and 100000"}

@@ -17,6 +17,7 @@ import (
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
 )
 
@@ -89,7 +90,7 @@ type page struct {
 	Portal           *portalView
 	IsPatient        bool
 	Reports          []monitor.Report
-	LedgerStatus     string
+	LedgerStatus     *ledgerView
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -539,24 +540,47 @@ func basisLabel(b string) string {
 	return b
 }
 
-// ledgerStatus describes the transparency log for the office: its size and
-// the events not yet in it.
-func (s *Server) ledgerStatus(ctx context.Context) string {
+// ledgerView is what the office page shows of the transparency log.
+type ledgerView struct {
+	// Summary: size and backlog in a sentence.
+	Summary string
+	// Checkpoint is when the current checkpoint was published (zero: none).
+	Checkpoint time.Time
+	Witnesses  []ledger.WitnessStatus
+	// Alert is set when a witness refused a checkpoint.
+	Alert bool
+}
+
+// ledgerStatus describes the transparency log for the office: its size,
+// the time of its checkpoint, the events not yet in it and its witnesses.
+func (s *Server) ledgerStatus(ctx context.Context) *ledgerView {
 	if s.LogLag == nil || s.LogFiles == nil {
-		return ""
+		return nil
 	}
+	v := &ledgerView{}
 	size := "no checkpoint yet"
 	if b, err := fs.ReadFile(s.LogFiles, "checkpoint"); err == nil {
 		if lines := strings.SplitN(string(b), "\n", 3); len(lines) >= 2 {
 			size = lines[1] + " access events in the log"
 		}
+		if st, err := fs.Stat(s.LogFiles, "checkpoint"); err == nil {
+			v.Checkpoint = st.ModTime().UTC()
+		}
+	}
+	if s.LogWitnesses != nil {
+		v.Witnesses = s.LogWitnesses()
+		for _, w := range v.Witnesses {
+			v.Alert = v.Alert || w.Alert
+		}
 	}
 	lag, err := s.LogLag(ctx)
-	if err != nil {
-		return size + "; the backlog cannot be read right now"
+	switch {
+	case err != nil:
+		v.Summary = size + "; the backlog cannot be read right now"
+	case lag.Events == 0:
+		v.Summary = size + "; every recorded access is in the log"
+	default:
+		v.Summary = fmt.Sprintf("%s; %d recorded accesses wait for the log, the oldest for %s", size, lag.Events, lag.Oldest.Round(time.Second))
 	}
-	if lag.Events == 0 {
-		return size + "; every recorded access is in the log"
-	}
-	return fmt.Sprintf("%s; %d recorded accesses wait for the log, the oldest for %s", size, lag.Events, lag.Oldest.Round(time.Second))
+	return v
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
 	"github.com/trustward/trustward/internal/records"
 )
@@ -45,8 +46,10 @@ type Deps struct {
 	LogFiles fs.FS
 	LogKey   string
 	LogLag   ledgerLag
-	Log      *slog.Logger
-	Clock    func() time.Time
+	// LogWitnesses reports the ledger's witnesses (nil: none configured).
+	LogWitnesses func() []ledger.WitnessStatus
+	Log          *slog.Logger
+	Clock        func() time.Time
 	// Health reports whether the store answers.
 	Health func(ctx context.Context) error
 }
