@@ -91,6 +91,7 @@ type page struct {
 	IsPatient        bool
 	Reports          []monitor.Report
 	LedgerStatus     *ledgerView
+	Trust            *trustView
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -198,6 +199,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /office/queue", s.authed(s.queuePage))
 	m.HandleFunc("POST /office/reports/{id}", s.authed(s.officeDecideReport))
 	m.HandleFunc("GET /register", s.registerForm)
+	m.HandleFunc("GET /trust", s.trust)
 	m.HandleFunc("POST /register", s.register)
 	m.HandleFunc("GET /portal", s.authed(s.portalHome))
 	m.HandleFunc("GET /portal/accesses", s.authed(s.portalAccesses))
