@@ -628,6 +628,9 @@ type LeafOpening struct {
 	Actor   [32]byte
 	// Leaf is the leaf as appended.
 	Leaf []byte
+	// PatientID is the event's patient ("" for none); not part of the
+	// opening, for the caller's access check.
+	PatientID string
 }
 
 // Opening returns the opening of an event's leaf. It fails with NotFound
@@ -647,6 +650,7 @@ func (in *Integrator) Opening(ctx context.Context, eventID string) (LeafOpening,
 	if sealedSalt == nil {
 		return o, fault.New(fault.NotFound, "the event has no ledger salt yet")
 	}
+	o.PatientID = patient.String
 	subject := Subject(patient.String)
 	if o.Canonical, err = in.sealer.Open(ctx, subject, "AuditEvent/"+eventID, body); err != nil {
 		return o, err

@@ -109,6 +109,18 @@ func VerifyCheckpoint(signed []byte, verifierKey string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fault.Wrap(fault.Invalid, errors.Join(ErrBadSignature, err), "the checkpoint does not verify")
 	}
+	// note.Open decodes signatures with lenient base64, which ignores the
+	// unused low bits of the last character: two spellings of one
+	// signature would both verify. Only the canonical one is accepted, so
+	// that no bit of a checkpoint can change unnoticed.
+	for _, line := range strings.Split(strings.TrimSuffix(string(signed[len(n.Text)+1:]), "\n"), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			if _, err := base64.StdEncoding.Strict().DecodeString(f[2]); err != nil {
+				return Checkpoint{}, fault.Wrap(fault.Invalid, errors.Join(ErrBadSignature, err), "a signature of the checkpoint is not canonical base64")
+			}
+		}
+	}
 	cp, err := ParseCheckpoint([]byte(n.Text))
 	if err != nil {
 		return Checkpoint{}, err
