@@ -37,6 +37,10 @@ func errorLine(err error) string {
 	if errors.As(err, &ce) {
 		return ce.Error()
 	}
+	var vf errVerifyFailed
+	if errors.As(err, &vf) {
+		return "FAILED: " + vf.Error()
+	}
 	if fault.KindOf(err) != fault.Internal {
 		return fault.Message(err)
 	}
@@ -46,6 +50,10 @@ func errorLine(err error) string {
 func exitCode(err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var vf errVerifyFailed
+	if errors.As(err, &vf) {
+		return 1
 	}
 	var ce *config.Error
 	if errors.As(err, &ce) || fault.Is(err, fault.Invalid) {
@@ -63,6 +71,7 @@ Commands:
   demo       load the synthetic demo hospital into an empty data folder
   migrate    apply database migrations
   keys       manage the key-encryption key: 'keys rotate'
+  verify     check a proof bundle or a whole transparency log: 'verify bundle|log'
   version    print the version
 
 Run 'trustward <command> -h' for the flags of a command. Every flag can also be
@@ -82,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "verify":
+		return runVerify(ctx, rest, stdout, stderr)
 	case "serve", "demo", "migrate", "keys":
 	default:
 		fmt.Fprint(stderr, usage)
