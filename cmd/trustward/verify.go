@@ -170,4 +170,3 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
-
