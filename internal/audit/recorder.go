@@ -158,6 +158,41 @@ func (r *Recorder) RecordBatch(ctx context.Context, evs []Event) error {
 	return r.db.InTx(ctx, func(tx *db.Tx) error { return r.insert(ctx, tx, rows) })
 }
 
+// Prepared is an event validated, canonically encoded and sealed, ready
+// for StoreNew. Preparing is the costly part of storing an event, so bulk
+// ingestion prepares on every core and stores from one goroutine.
+type Prepared struct{ row row }
+
+// ID is the prepared event's id.
+func (p Prepared) ID() string { return p.row.ev.ID }
+
+// Prepare validates, encodes and seals an event for StoreNew; its ID and
+// Time are filled in when empty.
+func (r *Recorder) Prepare(ctx context.Context, ev Event) (Prepared, error) {
+	rw, err := r.prepare(ctx, &ev)
+	return Prepared{rw}, err
+}
+
+// StoreNew writes prepared events in one transaction and skips every event
+// whose id is already stored (or repeated in ps), so that ingesting the
+// same feed twice stores each event once. It returns how many it stored.
+func (r *Recorder) StoreNew(ctx context.Context, ps []Prepared) (int, error) {
+	rows := make([]row, len(ps))
+	for i, p := range ps {
+		rows[i] = p.row
+	}
+	var stored int
+	err := r.db.InTx(ctx, func(tx *db.Tx) error {
+		n, err := r.insertRows(ctx, tx, rows, true)
+		stored = n
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return stored, nil
+}
+
 // Close stops accepting events, writes those queued and waits.
 func (r *Recorder) Close() {
 	r.once.Do(func() {
@@ -247,19 +282,40 @@ func rowArgs(rw row, now int64) []any {
 // statements cost SQLite a parameter lookup quadratic in their size); in
 // PostgreSQL multi-row INSERT statements (few round trips).
 func (r *Recorder) insert(ctx context.Context, tx *db.Tx, rows []row) error {
+	_, err := r.insertRows(ctx, tx, rows, false)
+	return err
+}
+
+// onConflictSkip makes an insert skip ids already stored; both engines
+// accept this form (SQLite since 3.24).
+const onConflictSkip = ` ON CONFLICT (id) DO NOTHING`
+
+// insertRows inserts rows and returns how many were stored; with
+// skipDuplicates an id already stored is skipped instead of failing the
+// transaction with a conflict.
+func (r *Recorder) insertRows(ctx context.Context, tx *db.Tx, rows []row, skipDuplicates bool) (int, error) {
 	now := r.clock().UnixMicro()
+	suffix := ""
+	if skipDuplicates {
+		suffix = onConflictSkip
+	}
+	stored := 0
 	if tx.Dialect() == db.SQLite {
-		st, err := tx.Prepare(ctx, insertOne)
+		st, err := tx.Prepare(ctx, insertOne+suffix)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer st.Close()
 		for _, rw := range rows {
-			if _, err := st.ExecContext(ctx, rowArgs(rw, now)...); err != nil {
-				return db.Translate(err)
+			res, err := st.ExecContext(ctx, rowArgs(rw, now)...)
+			if err != nil {
+				return 0, db.Translate(err)
+			}
+			if n, err := res.RowsAffected(); err == nil {
+				stored += int(n)
 			}
 		}
-		return nil
+		return stored, nil
 	}
 	const chunk = 256
 	for start := 0; start < len(rows); start += chunk {
@@ -275,11 +331,16 @@ func (r *Recorder) insert(ctx context.Context, tx *db.Tx, rows []row) error {
 			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,NULL)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
 			args = append(args, rowArgs(rw, now)...)
 		}
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return err
+		q.WriteString(suffix)
+		res, err := tx.Exec(ctx, q.String(), args...)
+		if err != nil {
+			return 0, err
+		}
+		if n, err := res.RowsAffected(); err == nil {
+			stored += int(n)
 		}
 	}
-	return nil
+	return stored, nil
 }
 
 // Stored is an event read back from the store.

@@ -162,3 +162,45 @@ func TestRejectsInvalidEvent(t *testing.T) {
 		t.Fatal("an invalid event was written")
 	}
 }
+
+func TestStoreNewSkipsStoredIDs(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		rec, store := newRecorder(t, d)
+		prep := func(ids ...string) []audit.Prepared {
+			var ps []audit.Prepared
+			for i, id := range ids {
+				ev := read("p1", "u1", i)
+				ev.ID = id
+				p, err := rec.Prepare(ctx, *ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ps = append(ps, p)
+			}
+			return ps
+		}
+		// More than one PostgreSQL chunk, with a repeat inside the batch.
+		var ids []string
+		for i := 0; i < 300; i++ {
+			ids = append(ids, fmt.Sprintf("ev-%03d", i))
+		}
+		n, err := rec.StoreNew(ctx, prep(append(ids, "ev-007")...))
+		if err != nil || n != 300 {
+			t.Fatalf("first StoreNew = %d, %v; want 300", n, err)
+		}
+		n, err = rec.StoreNew(ctx, prep("ev-000", "ev-299", "ev-new"))
+		if err != nil || n != 1 {
+			t.Fatalf("second StoreNew = %d, %v; want 1", n, err)
+		}
+		if c, err := store.Count(ctx); err != nil || c != 301 {
+			t.Fatalf("count = %d, %v; want 301", c, err)
+		}
+		// Record (the fail-closed path) still refuses a repeated id.
+		ev := read("p1", "u1", 0)
+		ev.ID = "ev-000"
+		if err := rec.Record(ctx, ev); err == nil {
+			t.Fatal("Record of a stored id succeeded")
+		}
+	})
+}
