@@ -22,6 +22,7 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/proof"
 	"github.com/trustward/trustward/internal/records"
 	"github.com/trustward/trustward/internal/seal"
 	"github.com/trustward/trustward/internal/web"
@@ -110,7 +111,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
 	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
-		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
+		ProofBundle: a.proofBundle,
+		Health:      func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {
 		a.Close()
@@ -272,3 +274,14 @@ func (a *App) RotateKEK(ctx context.Context) (string, int, int, error) {
 }
 
 func (a *App) kekIDs() []string { return a.KEK.KeyIDs() }
+
+// proofBundle builds the proof bundle of an access event against the
+// current checkpoint, and names the event's patient.
+func (a *App) proofBundle(ctx context.Context, eventID string) (*proof.Bundle, string, error) {
+	o, err := a.Integrator.Opening(ctx, eventID)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := proof.Build(ctx, o, a.Ledger)
+	return b, o.PatientID, err
+}

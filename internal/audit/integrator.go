@@ -633,9 +633,10 @@ type LeafOpening struct {
 	PatientID string
 }
 
-// Opening returns the opening of an event's leaf. It fails with NotFound
-// before the event has a salt (its first ledgering round) and once its
-// patient is erased.
+// Opening returns the opening of an event's leaf. It fails with
+// Unavailable before the event is ledgered (its salt is written with its
+// leaf index) and once its patient is erased; PatientID is set whenever
+// the event exists.
 func (in *Integrator) Opening(ctx context.Context, eventID string) (LeafOpening, error) {
 	var o LeafOpening
 	var patient sql.NullString
@@ -647,10 +648,10 @@ func (in *Integrator) Opening(ctx context.Context, eventID string) (LeafOpening,
 	if err != nil {
 		return o, err
 	}
-	if sealedSalt == nil {
-		return o, fault.New(fault.NotFound, "the event has no ledger salt yet")
-	}
 	o.PatientID = patient.String
+	if sealedSalt == nil {
+		return o, fault.New(fault.Unavailable, "the event is not in the log yet; try again in a moment")
+	}
 	subject := Subject(patient.String)
 	if o.Canonical, err = in.sealer.Open(ctx, subject, "AuditEvent/"+eventID, body); err != nil {
 		return o, err

@@ -204,6 +204,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /portal", s.authed(s.portalHome))
 	m.HandleFunc("GET /portal/accesses", s.authed(s.portalAccesses))
 	m.HandleFunc("POST /portal/accesses/{event}/report", s.authed(s.portalReport))
+	m.HandleFunc("GET /portal/accesses/{event}/proof", s.authed(s.portalProof))
 	m.HandleFunc("POST /office/devices/import", s.authed(s.importDevicesForm))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u, _ := s.currentUser(r)

@@ -274,3 +274,51 @@ func sum(xs []int) int {
 	}
 	return n
 }
+
+// portalProof serves the proof bundle of one of the patient's own access
+// events (docs/ledger.md, "Proof bundles"): the portal's script verifies
+// it in the browser, and the patient may download it and verify it with
+// any tool. Fetching proofs is not recorded as an access of its own: the
+// page that lists the accesses was (decision 0018).
+func (s *Server) portalProof(w http.ResponseWriter, r *http.Request, u identity.User) {
+	if err := requirePatient(u); err != nil {
+		writeProblem(w, r, s.Log, err)
+		return
+	}
+	id := r.PathValue("event")
+	notMine := fault.New(fault.NotFound, "there is no such access to your record")
+	if s.ProofBundle == nil {
+		writeProblem(w, r, s.Log, fault.New(fault.Unavailable, "proofs are not available on this server"))
+		return
+	}
+	b, patient, err := s.ProofBundle(r.Context(), id)
+	if fault.Is(err, fault.NotFound) || (err == nil && patient != u.PatientID) || (err != nil && patient != "" && patient != u.PatientID) {
+		writeProblem(w, r, s.Log, notMine)
+		return
+	}
+	if err != nil {
+		writeProblem(w, r, s.Log, err)
+		return
+	}
+	raw, err := b.Marshal()
+	if err != nil {
+		writeProblem(w, r, s.Log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("Content-Disposition", `attachment; filename="access-`+safeFileName(id)+`-proof.json"`)
+	w.Write(raw)
+}
+
+// safeFileName keeps letters, digits and dashes.
+func safeFileName(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s) && len(out) < 64; i++ {
+		c := s[i]
+		if c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') {
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}

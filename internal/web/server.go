@@ -23,6 +23,7 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/proof"
 	"github.com/trustward/trustward/internal/records"
 )
 
@@ -48,8 +49,11 @@ type Deps struct {
 	LogLag   ledgerLag
 	// LogWitnesses reports the ledger's witnesses (nil: none configured).
 	LogWitnesses func() []ledger.WitnessStatus
-	Log          *slog.Logger
-	Clock        func() time.Time
+	// ProofBundle builds the proof bundle of an access event and returns
+	// the event's patient, for the portal's access check.
+	ProofBundle func(ctx context.Context, eventID string) (*proof.Bundle, string, error)
+	Log         *slog.Logger
+	Clock       func() time.Time
 	// Health reports whether the store answers.
 	Health func(ctx context.Context) error
 }
