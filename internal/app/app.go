@@ -111,8 +111,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
 	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
-		ProofBundle: a.proofBundle,
-		Health:      func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
+		ProofBundle: a.proofBundle, LogProofs: a.Ledger,
+		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {
 		a.Close()

@@ -49,6 +49,8 @@ type Deps struct {
 	LogLag   ledgerLag
 	// LogWitnesses reports the ledger's witnesses (nil: none configured).
 	LogWitnesses func() []ledger.WitnessStatus
+	// LogProofs gives inclusion and consistency proofs (GET /log/proof/...).
+	LogProofs logProver
 	// ProofBundle builds the proof bundle of an access event and returns
 	// the event's patient, for the portal's access check.
 	ProofBundle func(ctx context.Context, eventID string) (*proof.Bundle, string, error)
@@ -132,6 +134,7 @@ func (s *Server) routes() http.Handler {
 	root.Handle("/fhir", fhirH)
 	root.HandleFunc("GET /healthz", s.healthz)
 	s.logRoutes(root)
+	s.logProofRoutes(root)
 	root.HandleFunc("GET /static/", s.serveStatic)
 	root.Handle("/", browserH)
 	return s.recoverer(s.limitBody(s.securityHeaders(root)))
