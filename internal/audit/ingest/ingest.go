@@ -59,7 +59,7 @@ type Report struct {
 	Duplicates int `json:"duplicates"`
 	Rejected   int `json:"rejected"`
 	// Problems lists the first MaxProblems rejections in input order.
-	Problems []Problem    `json:"problems,omitempty"`
+	Problems []Problem     `json:"problems,omitempty"`
 	Elapsed  time.Duration `json:"-"`
 }
 
