@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/trustward/trustward/internal/config"
+	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/proof"
 )
 
@@ -106,7 +109,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-func verifyLog(ctx context.Context, url, vkey, statePath string, stdout, stderr io.Writer) error {
+func verifyLog(ctx context.Context, logURL, vkey, statePath string, stdout, stderr io.Writer) error {
 	origin, _, _ := strings.Cut(vkey, "+")
 	if statePath == "" {
 		p, err := proof.DefaultStatePath(origin)
@@ -119,8 +122,12 @@ func verifyLog(ctx context.Context, url, vkey, statePath string, stdout, stderr 
 	if err != nil {
 		return &config.Error{Setting: "--state", Msg: err.Error()}
 	}
+	f, err := newHTTPFetcher(logURL)
+	if err != nil {
+		return err
+	}
 	bar := newProgress(stderr)
-	res, err := proof.VerifyLog(ctx, url, vkey, proof.LogOptions{Previous: prev, Progress: bar.update})
+	res, err := proof.VerifyLog(ctx, f, vkey, proof.LogOptions{Previous: prev, Progress: bar.update})
 	bar.done()
 	if err != nil {
 		return errVerifyFailed{err}
@@ -169,4 +176,45 @@ func (p *progress) done() {
 	if p.shown {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// httpFetcher reads a log's resources over HTTP(S) below a base URL.
+type httpFetcher struct {
+	base   *url.URL
+	client *http.Client
+}
+
+func newHTTPFetcher(base string) (*httpFetcher, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &config.Error{Setting: "URL", Msg: fmt.Sprintf("%q is not an http(s) URL of a log", base)}
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return &httpFetcher{base: u, client: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+func (f *httpFetcher) Fetch(ctx context.Context, path string, limit int64) ([]byte, error) {
+	u := f.base.JoinPath(path)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := f.client.Do(req)
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "cannot fetch %s", path)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fault.New(fault.Unavailable, "%s: HTTP %d", path, res.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "cannot read %s", path)
+	}
+	if int64(len(b)) > limit {
+		return nil, fault.New(fault.TooLarge, "%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }

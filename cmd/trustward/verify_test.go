@@ -102,3 +102,10 @@ func TestVerifyLogCommand(t *testing.T) {
 		t.Fatalf("tampered log: %v", err)
 	}
 }
+
+func TestVerifyLogRejectsNonHTTP(t *testing.T) {
+	err := run(context.Background(), []string{"verify", "log", "ftp://example.com/log/", "--key", "x+1+AQ"}, env(nil), io.Discard, io.Discard)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(errorLine(err), "not an http") {
+		t.Fatalf("ftp URL: %v", err)
+	}
+}

@@ -8,12 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/transparency-dev/tessera/api"
@@ -83,10 +79,15 @@ func (s *State) Save(path string) error {
 	return os.Rename(tmp, path)
 }
 
+// Fetcher reads one resource of a log by its path in the tlog-tiles layout
+// ("checkpoint", "tile/0/000", ...), at most limit bytes (more is an
+// error). cmd/trustward fetches over HTTP(S); tests may read a folder.
+type Fetcher interface {
+	Fetch(ctx context.Context, path string, limit int64) ([]byte, error)
+}
+
 // LogOptions tune VerifyLog.
 type LogOptions struct {
-	// Client fetches the log (default: 30 s timeout).
-	Client *http.Client
 	// Previous is the state of the last run, nil for none.
 	Previous *State
 	// Progress, when set, is called as leaves are read and checked.
@@ -112,27 +113,16 @@ const (
 	maxBundleBytes = 256 * (2 + 1<<16)
 )
 
-// VerifyLog downloads a whole log served in the C2SP tlog-tiles layout at
-// base (the folder holding "checkpoint"), and checks: the checkpoint's
+// VerifyLog reads a whole log in the C2SP tlog-tiles layout through f,
+// and checks: the checkpoint's
 // signature under verifierKey; every entry bundle; every hash tile,
 // recomputed from the leaves with x/mod's tlog and compared byte for byte
 // with the one served; the root of the leaves against the checkpoint; and,
 // given the previous state, that the log neither shrank (rollback) nor
 // changed the tree it had (fork). The error names the failed check.
-func VerifyLog(ctx context.Context, base string, verifierKey string, opts LogOptions) (LogResult, error) {
+func VerifyLog(ctx context.Context, f Fetcher, verifierKey string, opts LogOptions) (LogResult, error) {
 	var res LogResult
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return res, fault.New(fault.Invalid, "%q is not an http(s) URL of a log", base)
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	f := &fetcher{base: u, client: opts.Client}
-	if f.client == nil {
-		f.client = &http.Client{Timeout: 30 * time.Second}
-	}
-	signed, err := f.get(ctx, layout.CheckpointPath, 64<<10)
+	signed, err := f.Fetch(ctx, layout.CheckpointPath, 64<<10)
 	if err != nil {
 		return res, err
 	}
@@ -169,7 +159,7 @@ func VerifyLog(ctx context.Context, base string, verifierKey string, opts LogOpt
 	for n := uint64(0); n*layout.EntryBundleWidth < cp.Size; n++ {
 		p := layout.PartialTileSize(0, n, cp.Size)
 		path := layout.EntriesPath(n, p)
-		raw, err := f.get(ctx, path, maxBundleBytes)
+		raw, err := f.Fetch(ctx, path, maxBundleBytes)
 		if err != nil {
 			return res, failedErr(CheckEntries, err)
 		}
@@ -223,7 +213,7 @@ func VerifyLog(ctx context.Context, base string, verifierKey string, opts LogOpt
 			p = uint8(t.W)
 		}
 		path := layout.TilePath(uint64(t.L), uint64(t.N), p)
-		got, err := f.get(ctx, path, maxTileBytes)
+		got, err := f.Fetch(ctx, path, maxTileBytes)
 		if err != nil {
 			return res, failedErr(CheckTile, err)
 		}
@@ -233,33 +223,4 @@ func VerifyLog(ctx context.Context, base string, verifierKey string, opts LogOpt
 		res.Tiles++
 	}
 	return res, nil
-}
-
-type fetcher struct {
-	base   *url.URL
-	client *http.Client
-}
-
-func (f *fetcher) get(ctx context.Context, path string, limit int64) ([]byte, error) {
-	u := f.base.JoinPath(path)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := f.client.Do(req)
-	if err != nil {
-		return nil, fault.Wrap(fault.Unavailable, err, "cannot fetch %s", path)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, fault.New(fault.Unavailable, "%s: HTTP %d", path, res.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
-	if err != nil {
-		return nil, fault.Wrap(fault.Unavailable, err, "cannot read %s", path)
-	}
-	if int64(len(b)) > limit {
-		return nil, fault.New(fault.TooLarge, "%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
 }
