@@ -145,8 +145,8 @@ func ParseMapping(b []byte) (Mapping, error) {
 // csvColumns are the resolved indexes of the mapped columns (-1: unmapped).
 type csvColumns struct {
 	id, user, userName, role, patient, time, action, workstation, department, reason int
-	names                                                                          map[int]string
-	need                                                                           int
+	names                                                                            map[int]string
+	need                                                                             int
 }
 
 // resolve finds the mapped columns in a header.

@@ -33,6 +33,7 @@ const (
 	ReasonBadHeader    Reason = "bad-syslog-header"
 	ReasonInvalidXML   Reason = "invalid-xml"
 	ReasonTLSRefused   Reason = "tls-refused"
+	ReasonStoreFailed  Reason = "store-failed"
 )
 
 // Problem is one rejected input: where it was and why. Detail names a JSON
