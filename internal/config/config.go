@@ -60,6 +60,14 @@ type Config struct {
 	// (docs/ledger.md): checkpoints are published only once its quorum of
 	// witnesses has cosigned them. Empty: no witnesses.
 	LedgerWitnessPolicy string `json:"ledger_witness_policy"`
+	// ATNAListen is the TCP address of the IHE ATNA syslog listener
+	// (RFC 5424, RFC 6587 octet counting); empty: no listener.
+	ATNAListen string `json:"atna_listen"`
+	// ATNATLSCert and ATNATLSKey make the listener speak TLS (RFC 5425);
+	// with ATNAClientCA, clients must present a certificate it signed.
+	ATNATLSCert  string `json:"atna_tls_cert"`
+	ATNATLSKey   string `json:"atna_tls_key"`
+	ATNAClientCA string `json:"atna_client_ca"`
 }
 
 // Default returns the settings used when nothing else is given.
@@ -151,6 +159,10 @@ var settings = []setting{
 	{"org", "TRUSTWARD_ORG", "name of the care organisation"},
 	{"ledger-checkpoint-interval", "TRUSTWARD_LEDGER_CHECKPOINT_INTERVAL", "how often the transparency log signs a checkpoint while it grows"},
 	{"ledger-witness-policy", "TRUSTWARD_LEDGER_WITNESS_POLICY", "`file` with the C2SP witness policy of the transparency log (default: no witnesses)"},
+	{"atna-listen", "TRUSTWARD_ATNA_LISTEN", "listen `address` of the IHE ATNA syslog receiver (default: none)"},
+	{"atna-tls-cert", "TRUSTWARD_ATNA_TLS_CERT", "TLS certificate `file` of the ATNA receiver"},
+	{"atna-tls-key", "TRUSTWARD_ATNA_TLS_KEY", "TLS private key `file` of the ATNA receiver"},
+	{"atna-client-ca", "TRUSTWARD_ATNA_CLIENT_CA", "CA `file`: ATNA clients must present a certificate it signed"},
 }
 
 func bindFlags(fs *flag.FlagSet, f *Config) {
@@ -234,6 +246,14 @@ func applySetting(c *Config, name, v string) error {
 		c.Org = v
 	case "ledger-witness-policy":
 		c.LedgerWitnessPolicy = v
+	case "atna-listen":
+		c.ATNAListen = v
+	case "atna-tls-cert":
+		c.ATNATLSCert = v
+	case "atna-tls-key":
+		c.ATNATLSKey = v
+	case "atna-client-ca":
+		c.ATNAClientCA = v
 	case "ledger-checkpoint-interval":
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -365,6 +385,9 @@ func (c Config) Validate() error {
 	if c.DemoStaff < 10 || c.DemoStaff > 100_000 {
 		return &Error{"--demo-staff", "must be between 10 and 100000"}
 	}
+	if err := c.validateATNA(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -388,4 +411,25 @@ func (c Config) String() string {
 	}
 	return fmt.Sprintf("data=%s addr=%s db=%s key_file=%s break_glass_ttl=%s session_ttl=%s session_idle=%s tls=%t demo=%t log_level=%s",
 		c.DataDir, c.Addr, db, c.KeyPath(), c.BreakGlassTTL, c.SessionTTL, c.SessionIdle, c.TLSCert != "", c.Demo, c.LogLevel)
+}
+
+func (c Config) validateATNA() error {
+	if c.ATNAListen == "" {
+		if c.ATNATLSCert != "" || c.ATNATLSKey != "" || c.ATNAClientCA != "" {
+			return &Error{"--atna-listen", "is required when the ATNA TLS settings are given"}
+		}
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(c.ATNAListen); err != nil {
+		return &Error{"--atna-listen", fmt.Sprintf("%q is not host:port (%v)", c.ATNAListen, err)}
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return &Error{"--atna-listen", fmt.Sprintf("port %q is not a number from 0 to 65535", port)}
+	}
+	if (c.ATNATLSCert == "") != (c.ATNATLSKey == "") {
+		return &Error{"--atna-tls-cert", "--atna-tls-cert and --atna-tls-key must be given together"}
+	}
+	if c.ATNAClientCA != "" && c.ATNATLSCert == "" {
+		return &Error{"--atna-client-ca", "client certificates need TLS: give --atna-tls-cert and --atna-tls-key too"}
+	}
+	return nil
 }

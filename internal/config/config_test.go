@@ -46,6 +46,10 @@ func TestValidation(t *testing.T) {
 		{[]string{"--max-body-bytes", "10"}, "--max-body-bytes"},
 		{[]string{"--demo-staff", "3"}, "--demo-staff"},
 		{[]string{"--session-idle", "24h", "--session-ttl", "1h"}, "--session-idle"},
+		{[]string{"--atna-listen", "6514"}, "--atna-listen"},
+		{[]string{"--atna-tls-cert", "c.pem", "--atna-tls-key", "k.pem"}, "--atna-listen"},
+		{[]string{"--atna-listen", ":6514", "--atna-tls-cert", "c.pem"}, "--atna-tls-cert"},
+		{[]string{"--atna-listen", ":6514", "--atna-client-ca", "ca.pem"}, "--atna-client-ca"},
 	} {
 		_, _, err := Load("t", c.args, func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.HasPrefix(err.Error(), "config: "+c.want+":") {
