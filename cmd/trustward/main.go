@@ -72,6 +72,7 @@ Commands:
   migrate    apply database migrations
   keys       manage the key-encryption key: 'keys rotate'
   verify     check a proof bundle or a whole transparency log: 'verify bundle|log'
+  ingest     load access events: FHIR AuditEvent JSON, Bundle or NDJSON, or CSV with --mapping
   version    print the version
 
 Run 'trustward <command> -h' for the flags of a command. Every flag can also be
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "ingest":
+		return runIngest(ctx, rest, getenv, stdout, stderr)
 	case "serve", "demo", "migrate", "keys":
 	default:
 		fmt.Fprint(stderr, usage)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustward/trustward/internal/access"
 	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/audit/ingest"
 	"github.com/trustward/trustward/internal/config"
 	"github.com/trustward/trustward/internal/db"
 	"github.com/trustward/trustward/internal/devices"
@@ -50,7 +51,9 @@ type App struct {
 	Ledger   *ledger.POSIXLog
 	// Integrator sequences committed access events into the ledger.
 	Integrator *audit.Integrator
-	Web        *web.Server
+	// Ingest takes access events from outside feeds (API, CLI, ATNA).
+	Ingest *ingest.Ingester
+	Web    *web.Server
 }
 
 // Open builds every part from cfg: it opens and migrates the store, loads
@@ -109,7 +112,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Devices = devices.NewStore(d, a.Clock)
 	a.Findings = devices.NewFindings(d, a.Clock)
 	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
-	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Log: log,
+	a.Ingest = ingest.New(a.Recorder, ingest.NewCounters(a.Clock), a.Clock, log)
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Ingest: a.Ingest, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
 		ProofBundle: a.proofBundle, LogProofs: a.Ledger,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
@@ -197,6 +201,12 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if a.Cfg.TLSCert != "" {
 		scheme = "https"
 	}
+	stopATNA, err := a.StartATNA()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopATNA()
 	a.Log.Info("serving", "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -111,6 +111,7 @@ func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/devices/{id}/controls", s.api(s.apiSetControl))
 	m.HandleFunc("GET /api/v1/findings", s.api(s.apiQueue))
 	m.HandleFunc("GET /api/v1/findings/export", s.api(s.apiExportFindings))
+	m.HandleFunc("POST /api/v1/audit-events", s.api(s.apiIngestAuditEvents))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, fault.New(fault.NotFound, "no API resource at %s %s", r.Method, r.URL.Path))
 	})

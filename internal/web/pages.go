@@ -14,6 +14,7 @@ import (
 
 	"github.com/trustward/trustward/internal/access"
 	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/audit/ingest"
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
@@ -91,6 +92,7 @@ type page struct {
 	IsPatient        bool
 	Reports          []monitor.Report
 	LedgerStatus     *ledgerView
+	IngestSources    []ingest.SourceCount
 	Trust            *trustView
 }
 
@@ -197,6 +199,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /office/devices", s.authed(s.fleetPage))
 	m.HandleFunc("GET /office/devices/{id}", s.authed(s.devicePage))
 	m.HandleFunc("GET /office/queue", s.authed(s.queuePage))
+	m.HandleFunc("GET /office/ingest", s.authed(s.ingestPage))
 	m.HandleFunc("POST /office/reports/{id}", s.authed(s.officeDecideReport))
 	m.HandleFunc("GET /register", s.registerForm)
 	m.HandleFunc("GET /trust", s.trust)

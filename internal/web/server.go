@@ -18,6 +18,7 @@ import (
 
 	"github.com/trustward/trustward/internal/access"
 	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/audit/ingest"
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
@@ -42,6 +43,8 @@ type Deps struct {
 	Devices  *devices.Store
 	Findings *devices.Findings
 	Reports  *monitor.Reports
+	// Ingest takes access events from outside feeds (nil: the API refuses).
+	Ingest *ingest.Ingester
 	// LogFiles is the ledger's folder (tlog-tiles layout), LogKey its
 	// checkpoint verifier key and LogLag the integrator's backlog.
 	LogFiles fs.FS
