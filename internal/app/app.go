@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/trustward/trustward/internal/access"
@@ -23,6 +24,7 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/notify"
 	"github.com/trustward/trustward/internal/proof"
 	"github.com/trustward/trustward/internal/records"
 	"github.com/trustward/trustward/internal/seal"
@@ -48,7 +50,9 @@ type App struct {
 	Devices  *devices.Store
 	Findings *devices.Findings
 	Reports  *monitor.Reports
-	Ledger   *ledger.POSIXLog
+	// Notices tells patients what happened to their record.
+	Notices *notify.Service
+	Ledger  *ledger.POSIXLog
 	// Integrator sequences committed access events into the ledger.
 	Integrator *audit.Integrator
 	// Ingest takes access events from outside feeds (API, CLI, ATNA).
@@ -113,9 +117,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Findings = devices.NewFindings(d, a.Clock)
 	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
 	a.Ingest = ingest.New(a.Recorder, ingest.NewCounters(a.Clock), a.Clock, log)
+	var mailer notify.Mailer
+	if cfg.SMTPAddr != "" {
+		mailer = &notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUser, Password: cfg.SMTPPassword}
+	}
+	public := cfg.PublicURL
+	if public == "" {
+		public = "http://" + cfg.Addr
+	}
+	a.Notices = notify.New(d, a.Sealer, mailer, a.Clock, log, notify.Options{Org: cfg.Org, PortalURL: strings.TrimSuffix(public, "/") + "/portal"})
 	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Ingest: a.Ingest, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
-		ProofBundle: a.proofBundle, LogProofs: a.Ledger,
+		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {
@@ -162,6 +175,9 @@ func (a *App) Close() {
 	}
 	if a.Integrator != nil {
 		a.Integrator.Close()
+	}
+	if a.Notices != nil {
+		a.Notices.Close()
 	}
 	if a.Ledger != nil {
 		if err := a.Ledger.Close(); err != nil {

@@ -68,6 +68,16 @@ type Config struct {
 	ATNATLSCert  string `json:"atna_tls_cert"`
 	ATNATLSKey   string `json:"atna_tls_key"`
 	ATNAClientCA string `json:"atna_client_ca"`
+	// SMTPAddr (host:port) is the mail server for notices; empty: notices
+	// are shown in the portal only. SMTPFrom is the sender address;
+	// SMTPUser and SMTPPassword authenticate (over STARTTLS).
+	SMTPAddr     string `json:"smtp_addr"`
+	SMTPFrom     string `json:"smtp_from"`
+	SMTPUser     string `json:"smtp_user"`
+	SMTPPassword string `json:"smtp_password"`
+	// PublicURL is where people reach this server (links in emails);
+	// empty: http://ADDR.
+	PublicURL string `json:"public_url"`
 }
 
 // Default returns the settings used when nothing else is given.
@@ -158,6 +168,11 @@ var settings = []setting{
 	{"max-body-bytes", "TRUSTWARD_MAX_BODY_BYTES", "largest request body accepted"},
 	{"org", "TRUSTWARD_ORG", "name of the care organisation"},
 	{"ledger-checkpoint-interval", "TRUSTWARD_LEDGER_CHECKPOINT_INTERVAL", "how often the transparency log signs a checkpoint while it grows"},
+	{"smtp-addr", "TRUSTWARD_SMTP_ADDR", "mail server `host:port` for notices to patients (default: portal only)"},
+	{"smtp-from", "TRUSTWARD_SMTP_FROM", "sender `address` of notices"},
+	{"smtp-user", "TRUSTWARD_SMTP_USER", "SMTP user name"},
+	{"smtp-password", "TRUSTWARD_SMTP_PASSWORD", "SMTP password (prefer the environment variable to the flag)"},
+	{"public-url", "TRUSTWARD_PUBLIC_URL", "the `URL` people reach this server at, for links in emails"},
 	{"ledger-witness-policy", "TRUSTWARD_LEDGER_WITNESS_POLICY", "`file` with the C2SP witness policy of the transparency log (default: no witnesses)"},
 	{"atna-listen", "TRUSTWARD_ATNA_LISTEN", "listen `address` of the IHE ATNA syslog receiver (default: none)"},
 	{"atna-tls-cert", "TRUSTWARD_ATNA_TLS_CERT", "TLS certificate `file` of the ATNA receiver"},
@@ -254,6 +269,16 @@ func applySetting(c *Config, name, v string) error {
 		c.ATNATLSKey = v
 	case "atna-client-ca":
 		c.ATNAClientCA = v
+	case "smtp-addr":
+		c.SMTPAddr = v
+	case "smtp-from":
+		c.SMTPFrom = v
+	case "smtp-user":
+		c.SMTPUser = v
+	case "smtp-password":
+		c.SMTPPassword = v
+	case "public-url":
+		c.PublicURL = v
 	case "ledger-checkpoint-interval":
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -378,6 +403,19 @@ func (c Config) Validate() error {
 	}
 	if c.DemoPatients < 1 || c.DemoPatients > 1_000_000 {
 		return &Error{"--demo-patients", "must be between 1 and 1000000"}
+	}
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
+			return &Error{"--smtp-addr", fmt.Sprintf("%q is not host:port", c.SMTPAddr)}
+		}
+		if c.SMTPFrom == "" {
+			return &Error{"--smtp-from", "is required with --smtp-addr"}
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{"--public-url", fmt.Sprintf("%q is not an http(s) URL", c.PublicURL)}
+		}
 	}
 	if c.LedgerCheckpointInterval < 100*time.Millisecond || c.LedgerCheckpointInterval > time.Hour {
 		return &Error{"--ledger-checkpoint-interval", "must be between 100ms and 1h"}

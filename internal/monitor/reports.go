@@ -140,3 +140,10 @@ func (r *Reports) list(ctx context.Context, where string, args ...any) ([]Report
 	}
 	return out, db.Translate(rows.Err())
 }
+
+// Patient returns the patient a report is about.
+func (r *Reports) Patient(ctx context.Context, id string) (string, error) {
+	var pid string
+	err := db.ScanRow(r.db.QueryRow(ctx, `SELECT patient_id FROM access_reports WHERE id = $1`, id), "report", &pid)
+	return pid, err
+}

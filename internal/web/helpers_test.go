@@ -44,6 +44,12 @@ type testApp struct {
 
 func newApp(t *testing.T, engine string) *testApp {
 	t.Helper()
+	return newAppWith(t, engine, nil)
+}
+
+// newAppWith is newApp with settings changed by configure.
+func newAppWith(t *testing.T, engine string, configure func(*config.Config)) *testApp {
+	t.Helper()
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -52,6 +58,9 @@ func newApp(t *testing.T, engine string) *testApp {
 		cfg.DB = dbtest.PostgresURL(t)
 	}
 	cfg.MaxBodyBytes = 64 << 10
+	if configure != nil {
+		configure(&cfg)
+	}
 	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,8 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/notify"
+	"github.com/trustward/trustward/internal/seal"
 )
 
 func (s *Server) parseTemplates() error {
@@ -94,6 +96,8 @@ type page struct {
 	LedgerStatus     *ledgerView
 	IngestSources    []ingest.SourceCount
 	Trust            *trustView
+	Email            string
+	Notices          []notify.Notice
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -402,7 +406,13 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request, u identity.U
 		s.renderError(w, r, &u, fault.Wrap(fault.Invalid, err, "the form could not be read"))
 		return
 	}
-	_, err := s.Access.BreakGlass(r.Context(), subjectOf(r, u, "trustward-ui"), id, r.PostForm.Get("reason"), r.PostForm.Get("explanation"))
+	g, err := s.Access.BreakGlass(r.Context(), subjectOf(r, u, "trustward-ui"), id, r.PostForm.Get("reason"), r.PostForm.Get("explanation"))
+	if err == nil {
+		reason, _ := s.Access.Rules().ReasonLabel(g.ReasonCode)
+		s.notifyPatient(r.Context(), id, notify.KindBreakGlass, "Emergency access to your record",
+			fmt.Sprintf("%s (%s) opened your record in an emergency on %s, outside the people who usually care for you. Reason given: %s. The privacy office reviews every emergency access; if it looks wrong to you, report it from \"Who accessed my record\".",
+				u.DisplayName, identity.RoleLabel(u.Role), g.Created.Format("2 January 2006 at 15:04 UTC"), reason))
+	}
 	if err != nil {
 		if fault.Is(err, fault.Invalid) {
 			d, derr := s.Access.Decide(r.Context(), subjectOf(r, u, "trustward-ui"), id, "Patient", false, "")
@@ -589,4 +599,15 @@ func (s *Server) ledgerStatus(ctx context.Context) *ledgerView {
 		v.Summary = fmt.Sprintf("%s; %d recorded accesses wait for the log, the oldest for %s", size, lag.Events, lag.Oldest.Round(time.Second))
 	}
 	return v
+}
+
+// notifyPatient tells the patient's accounts; a failure is logged, never
+// shown to the clinician: the care path does not wait on notices.
+func (s *Server) notifyPatient(ctx context.Context, patientID, kind, title, body string) {
+	if s.Notices == nil {
+		return
+	}
+	if _, err := s.Notices.ToPatient(ctx, patientID, seal.PatientSubject(patientID), kind, title, body); err != nil {
+		s.Log.Error("notifying a patient", "kind", kind, "err", err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/notify"
 )
 
 // Portal session lifetimes (the Identity issue makes them configurable).
@@ -57,16 +58,33 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	c := clientOf(r)
+	refuse := func(err error) {
+		p := s.newPage("Create your account", nil)
+		p.Error, p.Username, p.Query, p.Email = fault.Message(err), f.Get("username"), f.Get("name"), f.Get("email")
+		s.render(w, r, http.StatusBadRequest, "register", p)
+	}
+	email := ""
+	if strings.TrimSpace(f.Get("email")) != "" {
+		var err error
+		if email, err = notify.ValidEmail(f.Get("email")); err != nil {
+			refuse(err)
+			return
+		}
+	}
 	u, err := s.Identity.Register(r.Context(), f.Get("code"), f.Get("username"), f.Get("name"), f.Get("password"), c)
 	if err != nil {
 		if fault.Is(err, fault.Invalid) {
-			p := s.newPage("Create your account", nil)
-			p.Error, p.Username, p.Query = fault.Message(err), f.Get("username"), f.Get("name")
-			s.render(w, r, http.StatusBadRequest, "register", p)
+			refuse(err)
 			return
 		}
 		s.renderError(w, r, nil, err)
 		return
+	}
+	if email != "" {
+		if err := s.Identity.SetEmail(r.Context(), u.ID, email); err != nil {
+			s.renderError(w, r, nil, err)
+			return
+		}
 	}
 	tok, err := s.Identity.NewSession(r.Context(), u.ID, "portal", portalTTL, portalIdle, c)
 	if err != nil {
@@ -94,6 +112,18 @@ func (s *Server) portalHome(w http.ResponseWriter, r *http.Request, u identity.U
 		return
 	}
 	p := s.newPage("Your record", &u)
+	if s.Notices != nil {
+		ns, err := s.Notices.ForUser(r.Context(), u.ID)
+		if err != nil {
+			s.renderError(w, r, &u, err)
+			return
+		}
+		p.Notices = ns
+		// Shown once as new, then as read.
+		if err := s.Notices.MarkRead(r.Context(), u.ID); err != nil {
+			s.Log.Error("marking notices read", "err", err)
+		}
+	}
 	s.render(w, r, http.StatusOK, "portal", p)
 }
 
@@ -229,6 +259,10 @@ func (s *Server) officeDecideReport(w http.ResponseWriter, r *http.Request, u id
 		OutcomeDesc: r.PostForm.Get("status"), Source: "trustward", NetworkAddress: clientOf(r).Address, UserAgent: r.UserAgent()}); err != nil {
 		s.renderError(w, r, &u, err)
 		return
+	}
+	if pid, err := s.Reports.Patient(r.Context(), id); err == nil {
+		s.notifyPatient(r.Context(), pid, notify.KindReportOutcome, "The privacy office answered your report",
+			"The privacy office looked into the access you reported. Its answer: "+strings.TrimSpace(r.PostForm.Get("outcome")))
 	}
 	http.Redirect(w, r, "/office", http.StatusSeeOther)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/notify"
 	"github.com/trustward/trustward/internal/proof"
 	"github.com/trustward/trustward/internal/records"
 )
@@ -52,6 +53,8 @@ type Deps struct {
 	LogLag   ledgerLag
 	// LogWitnesses reports the ledger's witnesses (nil: none configured).
 	LogWitnesses func() []ledger.WitnessStatus
+	// Notices tells patients what happened to their record (nil: none).
+	Notices *notify.Service
 	// LogProofs gives inclusion and consistency proofs (GET /log/proof/...).
 	LogProofs logProver
 	// ProofBundle builds the proof bundle of an access event and returns

@@ -36,9 +36,13 @@
 
   // A signed-note verifier key: name+hash+base64(0x01 || Ed25519 key).
   async function parseKey(vkey) {
-    const parts = vkey.trim().split("+");
-    if (parts.length !== 3) throw new Error("the log's key is malformed");
-    const [name, hash, data] = parts;
+    // The name and the hash contain no "+"; the base64 key may.
+    const v = vkey.trim();
+    const i = v.indexOf("+");
+    const j = i < 0 ? -1 : v.indexOf("+", i + 1);
+    if (i <= 0 || j < 0) throw new Error("the log's key is malformed");
+    const name = v.slice(0, i), hash = v.slice(i + 1, j), data = v.slice(j + 1);
+    if (!/^[0-9a-f]{8}$/.test(hash)) throw new Error("the log's key is malformed");
     const raw = b64(data);
     if (raw.length !== 33 || raw[0] !== 1) throw new Error("the log's key is not an Ed25519 note key");
     const h = (await sha256(enc.encode(name + "\n"), raw)).slice(0, 4);
