@@ -244,6 +244,12 @@ func TestATNAOverTLSWithClientCertificates(t *testing.T) {
 			}
 			defer c.Close()
 			if _, err := io.WriteString(c, frame(syslogMsg(dicomMessage(t, patient, "2026-03-02T08:15:02Z")))); err != nil {
+				// The server may have sent its alert and closed before
+				// the write: the alert is still there to be read.
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, rerr := c.Read(make([]byte, 1)); rerr != nil && strings.Contains(rerr.Error(), "remote error") {
+					return rerr
+				}
 				return err
 			}
 			// In TLS 1.3 the server judges the client's certificate after
