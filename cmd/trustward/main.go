@@ -52,7 +52,8 @@ func exitCode(err error) int {
 		return 0
 	}
 	var vf errVerifyFailed
-	if errors.As(err, &vf) {
+	var ef errFindings
+	if errors.As(err, &vf) || errors.As(err, &ef) {
 		return 1
 	}
 	var ce *config.Error
@@ -71,6 +72,7 @@ Commands:
   demo       load the synthetic demo hospital into an empty data folder
   migrate    apply database migrations
   keys       manage the key-encryption key: 'keys rotate'
+  sbom       check an SBOM against OSV advisories offline: 'sbom scan FILE --osv DIR'
   verify     check a proof bundle or a whole transparency log: 'verify bundle|log'
   ingest     load access events: FHIR AuditEvent JSON, Bundle or NDJSON, or CSV with --mapping
   version    print the version
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "sbom":
+		return runSBOM(ctx, rest, stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, rest, getenv, stdout, stderr)
 	case "serve", "demo", "migrate", "keys":

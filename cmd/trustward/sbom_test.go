@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trustward/trustward/internal/devices/scan"
+)
+
+const sharedOSV = "../../../shared/data/osv"
+
+func TestSBOMScanCommand(t *testing.T) {
+	if _, err := os.Stat(sharedOSV); err != nil {
+		t.Fatalf("the shared OSV data is required: %v", err)
+	}
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	err := run(ctx, []string{"sbom", "scan", "testdata/pump.cdx.json", "--osv", sharedOSV, "--kev", "testdata/kev-small.json", "--vex", "testdata/pump.openvex.json"}, env(nil), &out, &errb)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("open findings must give exit status 1: %v (%s)", err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var findings []scan.Finding
+	for _, l := range lines[:len(lines)-1] {
+		var f scan.Finding
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		findings = append(findings, f)
+	}
+	var last struct{ Summary scan.Summary }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	s := last.Summary
+	if s.Components != 8 || s.Checked+len(s.Unchecked) != s.Components || s.Checked != 5 || len(s.Unchecked) != 3 {
+		t.Fatalf("components not all accounted for: %+v", s)
+	}
+	if s.Findings != len(findings) || s.Open+s.Suppressed != s.Findings || s.Suppressed != 1 || s.KEV != 1 {
+		t.Fatalf("summary %+v for %d findings", s, len(findings))
+	}
+	got := map[string]scan.Finding{}
+	for _, f := range findings {
+		got[f.Advisory] = f
+	}
+	if f := got["GO-2021-0052"]; !f.KEV || f.Ecosystem != "Go" || f.Version != "v1.6.0" || len(f.Fixed) == 0 || !strings.Contains(strings.Join(f.Aliases, ","), "CVE-2020-28483") {
+		t.Fatalf("gin finding %+v", f)
+	}
+	if f := got["PYSEC-2019-217"]; !f.Suppressed || f.VEX != "not_affected" || f.VEXJustification != "vulnerable_code_not_in_execute_path" {
+		t.Fatalf("jinja2 finding under VEX %+v", f)
+	}
+	if f := got["RUSTSEC-2021-0003"]; f.Purl != "pkg:cargo/smallvec@1.6.0" {
+		t.Fatalf("smallvec finding %+v", f)
+	}
+	reasons := map[string]string{}
+	for _, u := range s.Unchecked {
+		reasons[u.Ref] = u.Reason
+	}
+	if !strings.Contains(reasons["rtos"], "no usable purl or CPE") || !strings.Contains(reasons["openssl"], "CPE only") || !strings.Contains(reasons["left-pad"], `"npm"`) {
+		t.Fatalf("unchecked reasons %v", reasons)
+	}
+	if len(s.VEXUnknownProducts) != 1 || !strings.Contains(s.VEXUnknownProducts[0], "not-in-this-sbom") {
+		t.Fatalf("VEX about unknown products: %v", s.VEXUnknownProducts)
+	}
+	// The table for a person.
+	out.Reset()
+	run(ctx, []string{"sbom", "scan", "--format", "table", "--osv", sharedOSV, "testdata/pump.cdx.json"}, env(nil), &out, io.Discard)
+	if !strings.Contains(out.String(), "Not checkable (not clean: nobody knows):") || !strings.Contains(out.String(), "GO-2021-0052") {
+		t.Fatalf("table:\n%s", out.String())
+	}
+	// An SBOM with nothing vulnerable: exit 0.
+	clean := filepath.Join(t.TempDir(), "clean.json")
+	os.WriteFile(clean, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"bom-ref":"r","type":"library","name":"requests","version":"2.31.0","purl":"pkg:pypi/requests@2.31.0"}]}`), 0o644)
+	if err := run(ctx, []string{"sbom", "scan", clean, "--osv", sharedOSV}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatalf("clean SBOM: %v", err)
+	}
+	// Bad input: a clear error and exit status 2.
+	broken := filepath.Join(t.TempDir(), "broken.json")
+	os.WriteFile(broken, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":`), 0o644)
+	for name, args := range map[string][]string{
+		"broken SBOM":  {"sbom", "scan", broken, "--osv", sharedOSV},
+		"no --osv":     {"sbom", "scan", clean},
+		"bad format":   {"sbom", "scan", clean, "--osv", sharedOSV, "--format", "xml"},
+		"missing file": {"sbom", "scan", "nope.json", "--osv", sharedOSV},
+		"bad VEX":      {"sbom", "scan", clean, "--osv", sharedOSV, "--vex", broken},
+		"no verb":      {"sbom"},
+	} {
+		err := run(ctx, args, env(nil), io.Discard, io.Discard)
+		if err == nil || exitCode(err) != 2 {
+			t.Errorf("%s: %v (exit %d)", name, err, exitCode(err))
+		}
+	}
+}
