@@ -110,6 +110,7 @@ type accessGen struct {
 	deptIndex   map[*department]int
 	byPatient   map[*patient][]*visitRec // care generated in the window
 	visits      []*visitRec
+	active      []*patient          // patients in care during the period
 	careTeams   map[string][]string // staff id -> patient ids on base care teams
 	patientByID map[string]*patient
 	terminated  map[*staffMember]time.Time
@@ -184,6 +185,11 @@ func GenerateAccesses(ctx context.Context, o AccessOptions, sink AccessSink) (Ac
 	}
 	for _, p := range g.patients {
 		a.patientByID[p.id] = p
+	}
+	// Only part of the registry is in care during any month; the rest
+	// are former patients whose records stay on file.
+	for _, i := range a.rng.Perm(len(g.patients))[:len(g.patients)*activeShare/100] {
+		a.active = append(a.active, g.patients[i])
 	}
 	a.chooseTerminated()
 	if err := g.emitAll(); err != nil {
@@ -527,7 +533,20 @@ func (a *accessGen) simulateCare() error {
 	return nil
 }
 
+// activeShare is the percentage of the registry in care during the period.
+const activeShare = 40
+
+// randomPatient draws a patient in care during the period.
 func (a *accessGen) randomPatient() *patient {
+	return a.active[a.rng.IntN(len(a.active))]
+}
+
+// anyPatient draws from the whole registry: snoopers browse anyone, half
+// the time someone in care, half the time anyone on file.
+func (a *accessGen) anyPatient() *patient {
+	if a.rng.Float64() < 0.5 {
+		return a.randomPatient()
+	}
 	return a.g.patients[a.rng.IntN(len(a.g.patients))]
 }
 

@@ -97,11 +97,12 @@ func streetNumber(line string) (int, string) {
 }
 
 // neighbourOf finds the patient living closest to s on the same street,
-// outside s's household, within 40 house numbers.
+// outside s's household, within 30 house numbers (about fifteen houses
+// either way, numbers alternating sides).
 func (a *accessGen) neighbourOf(s *staffMember) *patient {
 	n, street := streetNumber(s.home.line[0])
 	var best *patient
-	bestD := 41
+	bestD := 31
 	for _, h := range a.g.households {
 		if h.home == s.home || len(h.members) == 0 {
 			continue
@@ -272,7 +273,7 @@ func (a *accessGen) injectViolations() error {
 			if t, ok := at(s); ok {
 				k := key(ScenarioCuriosity, i)
 				for range 6 + a.rng.IntN(7) {
-					a.snoop(s, a.randomPatient(), t, 1+a.rng.IntN(2), a.rng.Float64() < 0.5, ScenarioCuriosity, k)
+					a.snoop(s, a.anyPatient(), t, 1+a.rng.IntN(2), a.rng.Float64() < 0.5, ScenarioCuriosity, k)
 					t = t.Add(between(a.rng, 3*time.Minute, 20*time.Minute))
 				}
 			}
@@ -285,7 +286,7 @@ func (a *accessGen) injectViolations() error {
 			for d := 0; d < days && day.Before(a.end); d++ {
 				if t, ok := a.inShift(s, day); ok {
 					for range 1 + a.rng.IntN(2) {
-						a.snoop(s, a.randomPatient(), t, 1, false, ScenarioSerial, k)
+						a.snoop(s, a.anyPatient(), t, 1, false, ScenarioSerial, k)
 						t = t.Add(between(a.rng, 20*time.Minute, 3*time.Hour))
 					}
 				}
@@ -304,7 +305,7 @@ func (a *accessGen) injectViolations() error {
 			}
 			for range 15 + a.rng.IntN(30) {
 				t = t.Add(between(a.rng, 10*time.Second, 80*time.Second))
-				a.access(s, a.randomPatient(), t, audit.ActionRead, "chart", LabelViolation, ScenarioCompromised, k, false)
+				a.access(s, a.anyPatient(), t, audit.ActionRead, "chart", LabelViolation, ScenarioCompromised, k, false)
 			}
 			if e := a.access(s, nil, t.Add(time.Minute), audit.ActionExecute, "export", LabelViolation, ScenarioCompromised, k, false); e != nil {
 				e.ev.ResourceType = "Bundle"
@@ -378,7 +379,7 @@ func (a *accessGen) injectViolations() error {
 		k := key(ScenarioTerminated, s)
 		t := end.Add(between(a.rng, 15*time.Hour, 4*24*time.Hour))
 		for range 1 + a.rng.IntN(4) {
-			if e := a.access(end.s, a.randomPatient(), t, audit.ActionRead, "chart", LabelViolation, ScenarioTerminated, k, false); e != nil {
+			if e := a.access(end.s, a.anyPatient(), t, audit.ActionRead, "chart", LabelViolation, ScenarioTerminated, k, false); e != nil {
 				e.ev.NetworkAddress = fmt.Sprintf("10.250.%d.%d", end.s.n%250, 1+a.rng.IntN(250))
 			}
 			t = t.Add(between(a.rng, 5*time.Minute, 40*time.Minute))

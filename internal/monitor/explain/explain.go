@@ -1,0 +1,196 @@
+package explain
+
+import (
+	"time"
+
+	"github.com/trustward/trustward/internal/audit"
+)
+
+// Kinds of explanation, strongest first. The first six are direct: the
+// hospital recorded this user's part in this patient's care. The last
+// three are indirect: they hold for the user's department or queue, not
+// for the user by name.
+const (
+	KindEncounter   = "encounter-participant"
+	KindCareTeam    = "care-team"
+	KindOrdered     = "ordered"
+	KindCharted     = "charted"
+	KindAppointment = "appointment"
+	KindConsult     = "consult"
+	KindDepartment  = "department-open-encounter"
+	KindCoverage    = "coverage"
+	KindWorkQueue   = "work-queue"
+	// Unexplained is neutral: nothing on record explains the access.
+	Unexplained = "unexplained"
+	// NoPatient marks events about no patient (sign-in, search, export).
+	NoPatient = "no-patient"
+)
+
+// Windows around the recorded care within which an access counts as
+// explained. They are the engine's only tuning, chosen on the tuning
+// seeds (docs/monitoring.md).
+const (
+	encounterBefore = time.Hour          // registered minutes after the first look
+	encounterAfter  = 7 * 24 * time.Hour // results and letters after discharge
+	teamAfter       = 30 * 24 * time.Hour
+	orderAfter      = 90 * 24 * time.Hour
+	chartedAfter    = 30 * 24 * time.Hour
+	appointmentSlop = 24 * time.Hour
+	consultAfter    = 14 * 24 * time.Hour
+	coverageAfter   = 48 * time.Hour
+	queueAfter      = 30 * 24 * time.Hour
+	frontDeskBefore = 24 * time.Hour
+)
+
+// Explanation is why an access happened, or Unexplained.
+type Explanation struct {
+	Kind string
+	// Ref is the resource that explains it ("Encounter/enc-1").
+	Ref string
+}
+
+// Direct reports whether the user by name is on record in the patient's
+// care; only a direct explanation clears a relationship flag.
+func (e Explanation) Direct() bool {
+	switch e.Kind {
+	case KindEncounter, KindCareTeam, KindOrdered, KindCharted, KindAppointment, KindConsult:
+		return true
+	}
+	return false
+}
+
+// Explained reports whether any explanation was found.
+func (e Explanation) Explained() bool { return e.Kind != Unexplained && e.Kind != NoPatient }
+
+// Engine explains accesses against a context. It keeps one piece of
+// state from the stream: who has written in whose chart, which explains
+// their later reads. It is not safe for concurrent use.
+type Engine struct {
+	ctx     *Context
+	charted map[[2]string]time.Time
+}
+
+// NewEngine returns an engine over ctx.
+func NewEngine(ctx *Context) *Engine {
+	return &Engine{ctx: ctx, charted: map[[2]string]time.Time{}}
+}
+
+// Context returns the engine's context.
+func (e *Engine) Context() *Context { return e.ctx }
+
+// StaffOf finds the staff member behind an event's actor.
+func (e *Engine) StaffOf(ev *audit.Event) *Staff {
+	if s := e.ctx.Staff[ev.Actor.PractitionerID]; s != nil {
+		return s
+	}
+	return nil
+}
+
+// Explain explains one access. Events must come in time order for the
+// "charted" explanation to see earlier writes.
+func (e *Engine) Explain(ev *audit.Event) Explanation {
+	if ev.PatientID == "" {
+		return Explanation{Kind: NoPatient}
+	}
+	ex := e.explain(ev)
+	if ev.Action == audit.ActionCreate || ev.Action == audit.ActionUpdate {
+		e.charted[[2]string{ev.Actor.PractitionerID + "\x00" + ev.Actor.UserID, ev.PatientID}] = ev.Time
+	}
+	return ex
+}
+
+func (e *Engine) explain(ev *audit.Event) Explanation {
+	t := ev.Time
+	uid := ev.Actor.PractitionerID
+	role, dept := ev.Actor.Role, ev.Actor.Organization
+	if s := e.StaffOf(ev); s != nil {
+		if s.Role != "" {
+			role = s.Role
+		}
+		if s.Dept != "" {
+			dept = s.Dept
+		}
+	}
+	care := e.ctx.Care[ev.PatientID]
+	if care == nil {
+		care = &Care{}
+	}
+	if uid != "" {
+		for _, enc := range care.Encounters {
+			if contains(enc.Participants, uid) && enc.Span.Covers(t, encounterBefore, encounterAfter) {
+				return Explanation{KindEncounter, "Encounter/" + enc.ID}
+			}
+		}
+		for _, tm := range care.Teams {
+			if contains(tm.Members, uid) && tm.Span.Covers(t, 24*time.Hour, teamAfter) {
+				return Explanation{KindCareTeam, "CareTeam/" + tm.ID}
+			}
+		}
+		for _, o := range care.Orders {
+			if o.Requester == uid && !t.Before(o.Authored.Add(-time.Hour)) && t.Before(o.Authored.Add(orderAfter)) {
+				return Explanation{KindOrdered, "Order/" + o.ID}
+			}
+		}
+	}
+	if at, ok := e.charted[[2]string{uid + "\x00" + ev.Actor.UserID, ev.PatientID}]; ok && t.Sub(at) < chartedAfter {
+		return Explanation{KindCharted, ""}
+	}
+	if uid != "" {
+		for _, a := range care.Appointments {
+			if contains(a.Practitioners, uid) && a.Span.Covers(t, appointmentSlop, appointmentSlop) {
+				return Explanation{KindAppointment, "Appointment/" + a.ID}
+			}
+		}
+	}
+	for _, o := range care.Orders {
+		if (uid != "" && contains(o.Performers, uid) || dept != "" && contains(o.PerformerDepts, dept)) &&
+			!t.Before(o.Authored.Add(-time.Hour)) && t.Before(o.Authored.Add(consultAfter)) {
+			return Explanation{KindConsult, "ServiceRequest/" + o.ID}
+		}
+	}
+	clinical := role == "clinician" || role == "nurse"
+	if clinical && dept != "" {
+		for _, enc := range care.Encounters {
+			if enc.Dept == dept && enc.Span.Covers(t, encounterBefore, 0) {
+				return Explanation{KindDepartment, "Encounter/" + enc.ID}
+			}
+		}
+		for _, enc := range care.Encounters {
+			if enc.Dept == dept && enc.Span.Covers(t, encounterBefore, coverageAfter) {
+				return Explanation{KindCoverage, "Encounter/" + enc.ID}
+			}
+		}
+	}
+	switch role {
+	case "billing":
+		// Billing and health information management work the queue of
+		// encounters finished in the last month.
+		for _, enc := range care.Encounters {
+			if !enc.Span.To.IsZero() && !t.Before(enc.Span.To) && t.Before(enc.Span.To.Add(queueAfter)) {
+				return Explanation{KindWorkQueue, "Encounter/" + enc.ID}
+			}
+		}
+	case "front_desk":
+		// The front desk registers today's arrivals.
+		for _, enc := range care.Encounters {
+			if !t.Before(enc.Span.From.Add(-frontDeskBefore)) && !t.After(enc.Span.From.Add(time.Hour)) {
+				return Explanation{KindWorkQueue, "Encounter/" + enc.ID}
+			}
+		}
+		for _, a := range care.Appointments {
+			if !t.Before(a.Span.From.Add(-frontDeskBefore)) && !t.After(a.Span.From.Add(time.Hour)) {
+				return Explanation{KindWorkQueue, "Appointment/" + a.ID}
+			}
+		}
+	}
+	return Explanation{Kind: Unexplained}
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
