@@ -73,6 +73,10 @@ type Match struct {
 	Input            RiskInput
 	Status           string
 	VEXJustification string
+	// Note says where the status came from (a VEX document, a person's
+	// override); it goes into the finding's history when the status
+	// changes.
+	Note string
 }
 
 // Reconcile records the result of scanning one device: new matches become
@@ -81,6 +85,13 @@ type Match struct {
 // resolved. One transaction: a scan is recorded whole or not at all.
 func (s *Findings) Reconcile(ctx context.Context, dev Device, matches []Match, actor string) error {
 	now := s.clock()
+	if err := checkMatches(matches); err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error { return s.reconcile(ctx, tx, dev, matches, actor, now) })
+}
+
+func checkMatches(matches []Match) error {
 	for _, m := range matches {
 		switch m.Status {
 		case StatusOpen, StatusAffected, StatusNotAffected, StatusFixed:
@@ -91,7 +102,13 @@ func (s *Findings) Reconcile(ctx context.Context, dev Device, matches []Match, a
 			return fault.New(fault.Invalid, "a match needs a component and an advisory")
 		}
 	}
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
+	return nil
+}
+
+// reconcile is Reconcile inside a caller's transaction (matches already
+// checked).
+func (s *Findings) reconcile(ctx context.Context, tx *db.Tx, dev Device, matches []Match, actor string, now time.Time) error {
+	{
 		present := map[string]bool{}
 		for _, m := range matches {
 			key := m.Component + "\x00" + m.Advisory
@@ -101,11 +118,12 @@ func (s *Findings) Reconcile(ctx context.Context, dev Device, matches []Match, a
 			present[key] = true
 			r := ClinicalRisk(dev, m.Input, now)
 			var cur struct {
-				status, control string
-				controlExp      sql.NullInt64
+				status, control, tier, justification string
+				score                                int
+				controlExp                           sql.NullInt64
 			}
-			err := tx.QueryRow(ctx, `SELECT status, control, control_expires_at FROM device_findings WHERE device_id = $1 AND component = $2 AND advisory = $3`,
-				dev.ID, m.Component, m.Advisory).Scan(&cur.status, &cur.control, &cur.controlExp)
+			err := tx.QueryRow(ctx, `SELECT status, control, control_expires_at, risk_tier, risk_score, vex_justification FROM device_findings WHERE device_id = $1 AND component = $2 AND advisory = $3`,
+				dev.ID, m.Component, m.Advisory).Scan(&cur.status, &cur.control, &cur.controlExp, &cur.tier, &cur.score, &cur.justification)
 			status := m.Status
 			if err == nil && cur.status == StatusMitigated && status != StatusNotAffected && status != StatusFixed &&
 				cur.controlExp.Valid && cur.controlExp.Int64 > now.UnixMicro() {
@@ -120,7 +138,7 @@ func (s *Findings) Reconcile(ctx context.Context, dev Device, matches []Match, a
 					VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,'',$19,$19)`, args...); err != nil {
 					return err
 				}
-				if err := s.history(ctx, tx, dev.ID, m.Component, m.Advisory, actor, "found: "+status+", risk "+fmt.Sprint(r.Score)+" "+r.Tier, now); err != nil {
+				if err := s.history(ctx, tx, dev.ID, m.Component, m.Advisory, actor, "found: "+status+", risk "+fmt.Sprint(r.Score)+" "+r.Tier+note(m), now); err != nil {
 					return err
 				}
 			case err == nil:
@@ -130,8 +148,17 @@ func (s *Findings) Reconcile(ctx context.Context, dev Device, matches []Match, a
 					WHERE device_id=$1 AND component=$2 AND advisory=$3`, args...); err != nil {
 					return err
 				}
+				var changes []string
 				if cur.status != status {
-					if err := s.history(ctx, tx, dev.ID, m.Component, m.Advisory, actor, cur.status+" → "+status, now); err != nil {
+					changes = append(changes, cur.status+" → "+status+note(m))
+				} else if cur.justification != m.VEXJustification {
+					changes = append(changes, "justification: "+m.VEXJustification+note(m))
+				}
+				if cur.tier != r.Tier {
+					changes = append(changes, fmt.Sprintf("risk %d %s → %d %s", cur.score, cur.tier, r.Score, r.Tier))
+				}
+				if len(changes) > 0 {
+					if err := s.history(ctx, tx, dev.ID, m.Component, m.Advisory, actor, strings.Join(changes, "; "), now); err != nil {
 						return err
 					}
 				}
@@ -165,11 +192,23 @@ func (s *Findings) Reconcile(ctx context.Context, dev Device, matches []Match, a
 			}
 		}
 		return nil
-	})
+	}
 }
 
+func note(m Match) string {
+	if m.Note == "" {
+		return ""
+	}
+	return " (" + m.Note + ")"
+}
+
+// history records a change of a finding with the finding's status and risk
+// tier after it (call it after the change is written), for the exposure
+// chart.
 func (s *Findings) history(ctx context.Context, tx *db.Tx, dev, comp, adv, actor, change string, at time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO device_finding_events (device_id, component, advisory, at, actor, change) VALUES ($1, $2, $3, $4, $5, $6)`, dev, comp, adv, at.UnixMicro(), actor, change)
+	_, err := tx.Exec(ctx, `INSERT INTO device_finding_events (device_id, component, advisory, at, actor, change, status, tier)
+		SELECT device_id, component, advisory, CAST($4 AS BIGINT), CAST($5 AS TEXT), CAST($6 AS TEXT), status, risk_tier FROM device_findings WHERE device_id = $1 AND component = $2 AND advisory = $3`,
+		dev, comp, adv, at.UnixMicro(), actor, change)
 	return err
 }
 
@@ -263,6 +302,39 @@ func (s *Findings) History(ctx context.Context, deviceID, advisory string) ([]st
 			return nil, db.Translate(err)
 		}
 		out = append(out, fmt.Sprintf("%s %s: %s", time.UnixMicro(at).UTC().Format("2006-01-02 15:04"), actor, change))
+	}
+	return out, db.Translate(rows.Err())
+}
+
+// FindingEvent is one change of a finding: who, when, what, and the
+// finding's status and risk tier after it.
+type FindingEvent struct {
+	Component string    `json:"component"`
+	Advisory  string    `json:"advisory"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`
+	Change    string    `json:"change"`
+	Status    string    `json:"status,omitempty"`
+	Tier      string    `json:"tier,omitempty"`
+}
+
+// Events returns the history of every finding of a device, oldest first.
+func (s *Findings) Events(ctx context.Context, deviceID string) ([]FindingEvent, error) {
+	rows, err := s.db.Query(ctx, `SELECT component, advisory, at, actor, change, status, tier FROM device_finding_events WHERE device_id = $1 ORDER BY at, id`, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []FindingEvent
+	for rows.Next() {
+		var e FindingEvent
+		var at int64
+		var st, tier sql.NullString
+		if err := rows.Scan(&e.Component, &e.Advisory, &at, &e.Actor, &e.Change, &st, &tier); err != nil {
+			return nil, db.Translate(err)
+		}
+		e.At, e.Status, e.Tier = time.UnixMicro(at).UTC(), st.String, tier.String
+		out = append(out, e)
 	}
 	return out, db.Translate(rows.Err())
 }

@@ -15,6 +15,11 @@ import (
 type Store struct {
 	db    *db.DB
 	clock func() time.Time
+	// riskChanged is told, after a Put commits, which existing devices
+	// changed in a field the clinical risk reads (zone, function,
+	// criticality, end of support, owner); NewAssessor sets it so that
+	// their findings are re-scored.
+	riskChanged func(ctx context.Context, ids []string) error
 }
 
 // NewStore returns an inventory store.
@@ -43,10 +48,17 @@ func (s *Store) Put(ctx context.Context, ds ...Device) error {
 		}
 	}
 	now := s.clock().UnixMicro()
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
+	var changed []string
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		changed = changed[:0]
 		for _, d := range ds {
 			var created sql.NullInt64
-			err := tx.QueryRow(ctx, `SELECT created_at FROM devices WHERE id = $1`, d.ID).Scan(&created)
+			var zone, function, crit, owner string
+			var eos sql.NullInt64
+			err := tx.QueryRow(ctx, `SELECT created_at, zone, clinical_function, criticality, owner, os_end_of_support FROM devices WHERE id = $1`, d.ID).Scan(&created, &zone, &function, &crit, &owner, &eos)
+			if err == nil && (zone != d.Zone || function != d.ClinicalFunction || crit != d.Criticality || owner != d.Owner || !db.FromMicros(eos).Equal(d.OSEndOfSupport)) {
+				changed = append(changed, d.ID)
+			}
 			switch {
 			case err == sql.ErrNoRows:
 				_, err = tx.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`, args(d, now, now)...)
@@ -66,6 +78,13 @@ func (s *Store) Put(ctx context.Context, ds ...Device) error {
 		}
 		return nil
 	})
+	if err != nil || len(changed) == 0 || s.riskChanged == nil {
+		return err
+	}
+	if err := s.riskChanged(ctx, changed); err != nil {
+		return fmt.Errorf("the devices were saved, but their findings could not be re-evaluated: %w", err)
+	}
+	return nil
 }
 
 // ImportCSV parses an inventory CSV and stores every device in one
