@@ -482,6 +482,11 @@ func (a *accessGen) access(s *staffMember, p *patient, t time.Time, action, subt
 
 // legit adds a legitimate read (and sometimes a chart entry) by s of p.
 func (a *accessGen) legit(s *staffMember, p *patient, t time.Time, scenario string, recorded bool) {
+	if s.patient == p {
+		// Nobody works on their own record: the hospital routes it to a
+		// colleague.
+		return
+	}
 	a.access(s, p, t, audit.ActionRead, "chart", LabelLegitimate, scenario, "", recorded)
 	if (s.role == roleClinician || s.role == roleNurse) && a.rng.Float64() < 0.3 {
 		a.access(s, p, t.Add(between(a.rng, time.Minute, 8*time.Minute)), audit.ActionUpdate, "chart", LabelLegitimate, scenario, "", recorded)

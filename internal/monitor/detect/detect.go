@@ -29,10 +29,13 @@ type Config struct {
 	// as neighbours.
 	NeighbourDoors int
 	// Weights of the flags.
-	Self, Household, SameAddress, SamePhone, SameSurname    float64
-	Coworker, SameDept, Neighbour, VIP                      float64
-	Unexplained, NotInCare, SearchThenOpen, Burst           float64
-	Curiosity, Serial                                       float64
+	Self, Household, SameAddress, SamePhone, SameSurname float64
+	Coworker, SameDept, Neighbour, VIP                   float64
+	Unexplained, NotInCare, SearchThenOpen, Burst        float64
+	Curiosity, Serial, Dormant                           float64
+	// DormantAt is how many patients not in care, opened without a care
+	// relationship in 30 days, raise the dormant flag.
+	DormantAt                                               int
 	Outside, NewNetwork, OffShift, Bulk, Export, Concurrent float64
 	Terminated                                              float64
 }
@@ -40,11 +43,11 @@ type Config struct {
 // DefaultConfig returns the tuned configuration.
 func DefaultConfig() Config {
 	return Config{
-		Learn: 3 * 24 * time.Hour, AlertAt: 2, CaseAt: 3, ReviewWithin: 72 * time.Hour, NeighbourDoors: 30,
+		Learn: 3 * 24 * time.Hour, AlertAt: 2, CaseAt: 3.2, ReviewWithin: 72 * time.Hour, NeighbourDoors: 30,
 		Self: 6, Household: 5, SameAddress: 4, SamePhone: 4, SameSurname: 1.5,
 		Coworker: 2.5, SameDept: 0.5, Neighbour: 3, VIP: 2.5,
 		Unexplained: 0.5, NotInCare: 1, SearchThenOpen: 1, Burst: 1.5,
-		Curiosity: 1, Serial: 2,
+		Curiosity: 1, Serial: 1, Dormant: 2, DormantAt: 3,
 		Outside: 2.5, NewNetwork: 0.7, OffShift: 1.2, Bulk: 3, Export: 2, Concurrent: 2,
 		Terminated: 8,
 	}
@@ -121,7 +124,7 @@ type userState struct {
 	seen     map[string]bool
 	lastHour []stamp // patient accesses in the trailing hour
 	maxHour  int     // most distinct patients in a trailing hour so far
-	unexpl   []stamp // unexplained accesses in the trailing 30 days
+	dormant  []stamp // unexplained accesses to patients not in care, trailing 30 days
 	lastSrch time.Time
 	day      time.Time // calendar day of dayPts
 	dayPts   map[string]bool
@@ -367,6 +370,9 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 	}
 	if len(rel) > 0 {
 		switch {
+		case rel[0].Key == "self":
+			// Nobody treats themselves: the own record is opened through
+			// the patient portal, whatever the care relationship says.
 		case ex.Direct():
 			d.ExplainedAway++
 			rel, relRisk = nil, 0
@@ -402,7 +408,8 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 	if repeats >= 3 {
 		reasons = append(reasons, Reason{"repeats", fmt.Sprintf("%d accesses to this patient in 10 minutes", repeats)})
 	}
-	if !inCare(ctx.Care[pid], t) {
+	dormant := !inCare(ctx.Care[pid], t)
+	if dormant {
 		add(d.cfg.NotInCare, "not-in-care", "the patient has no encounter, appointment or order within 30 days")
 	}
 	if !u.lastSrch.IsZero() && t.Sub(u.lastSrch) < 3*time.Minute && firstTime {
@@ -425,14 +432,16 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 	}
 
 	// Unexplained patients per day and per 30 days against the role.
-	role := ev.Actor.Role
+	// The peer group is the role within the department: a neurologist's
+	// curbside consults are compared with other neurologists'.
+	peer := ev.Actor.Role + "/" + ev.Actor.Organization
 	if u.staff != nil && u.staff.Role != "" {
-		role = u.staff.Role
+		peer = u.staff.Role + "/" + u.staff.Dept
 	}
-	rs := d.roles[role]
+	rs := d.roles[peer]
 	if rs == nil {
 		rs = &roleStats{}
-		d.roles[role] = rs
+		d.roles[peer] = rs
 	}
 	day := t.Truncate(24 * time.Hour)
 	if !day.Equal(u.day) {
@@ -449,7 +458,22 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 			add(d.cfg.Curiosity+0.5*(float64(today)-thr), "curiosity", "%d patients without a care relationship today (peers in the role: %.1f a day)", today, rs.mean)
 		}
 		if thr := math.Max(8, rs.mean30+3*rs.sd30()); float64(month) > thr {
-			add(d.cfg.Serial, "serial", "%d patients without a care relationship in 30 days (peers in the role: %.1f)", month, rs.mean30)
+			add(d.cfg.Serial, "serial", "%d patients without a care relationship in 30 days (peers: %.1f)", month, rs.mean30)
+		}
+	}
+	// Records of people not in care, opened without a relationship: the
+	// low-and-slow browser's trace, rare in anyone's work.
+	if dormant {
+		k := 0
+		for k < len(u.dormant) && t.Sub(u.dormant[k].t) > 30*24*time.Hour {
+			k++
+		}
+		u.dormant = u.dormant[k:]
+		if !containsStamp(u.dormant, pid) {
+			u.dormant = append(u.dormant, stamp{t, pid})
+		}
+		if n := len(u.dormant); n >= d.cfg.DormantAt {
+			add(d.cfg.Dormant, "dormant", "%d patients not in care opened without a care relationship in 30 days", n)
 		}
 	}
 	return risk, reasons
@@ -585,6 +609,15 @@ func (d *Detector) addToCase(a Alert) string {
 	}
 	c.Score = math.Round((c.maxRisk+math.Min(3, 0.3*float64(c.Alerts-1)+0.3*float64(len(c.Patients)-1)))*100) / 100
 	return c.ID
+}
+
+func containsStamp(list []stamp, pid string) bool {
+	for _, s := range list {
+		if s.pid == pid {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, v string) bool {
