@@ -482,15 +482,21 @@ func (a *accessGen) access(s *staffMember, p *patient, t time.Time, action, subt
 
 // legit adds a legitimate read (and sometimes a chart entry) by s of p.
 func (a *accessGen) legit(s *staffMember, p *patient, t time.Time, scenario string, recorded bool) {
-	if s.patient == p {
-		// Nobody works on their own record: the hospital routes it to a
-		// colleague.
+	if s.patient == p || (scenario != "encounter" && a.sameHousehold(s, p)) {
+		// Nobody works on their own record, and conflict-of-interest
+		// rules route a relative's registration, bill or cover to a
+		// colleague; only recorded care of a relative happens.
 		return
 	}
 	a.access(s, p, t, audit.ActionRead, "chart", LabelLegitimate, scenario, "", recorded)
 	if (s.role == roleClinician || s.role == roleNurse) && a.rng.Float64() < 0.3 {
 		a.access(s, p, t.Add(between(a.rng, time.Minute, 8*time.Minute)), audit.ActionUpdate, "chart", LabelLegitimate, scenario, "", recorded)
 	}
+}
+
+// sameHousehold reports whether p lives in s's household.
+func (a *accessGen) sameHousehold(s *staffMember, p *patient) bool {
+	return s.patient != nil && p.home == s.patient.home
 }
 
 // search adds a patient search (no patient: the result list is not an

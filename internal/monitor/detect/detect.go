@@ -358,7 +358,7 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 			}
 			if pat.Employee != "" {
 				if colleague := ctx.ByEmployee[pat.Employee]; colleague != nil && colleague.Dept == s.Dept {
-					flag(d.cfg.Coworker+d.cfg.SameDept, "coworker", "a coworker in the same department")
+					flag(d.cfg.Coworker+d.cfg.SameDept, "coworker-dept", "a coworker in the same department")
 				} else {
 					flag(d.cfg.Coworker, "coworker", "a coworker (the patient is staff)")
 				}
@@ -537,7 +537,9 @@ func household(s *explain.Staff, p *explain.Patient) bool {
 		if s.Employee != "" && r.Employee == s.Employee {
 			return true
 		}
-		if r.Family == s.Family && r.Given == s.Given && r.Family != "" {
+		// A name alone collides too often (two Maria Smiths); with the
+		// same address it is the same person.
+		if r.Family == s.Family && r.Given == s.Given && r.Family != "" && r.Address.Key() != "" && r.Address.Key() == s.Address.Key() {
 			return true
 		}
 	}
