@@ -1,0 +1,187 @@
+package explain
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustward/trustward/internal/audit"
+	"github.com/trustward/trustward/internal/fault"
+)
+
+func loadTestContext(t testing.TB) *Context {
+	t.Helper()
+	f, err := os.Open("testdata/context.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := NewContext()
+	if err := c.ReadNDJSON(f); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func access(pract, role, dept, patient, when string, action string) audit.Event {
+	return audit.Event{V: 1, ID: "e", Time: at(when), Actor: audit.Actor{UserID: "u-" + pract, PractitionerID: pract, Role: role, Organization: dept},
+		PatientID: patient, Action: action, Outcome: "0", Source: "ehr"}
+}
+
+func TestReadContext(t *testing.T) {
+	c := loadTestContext(t)
+	doc := c.Staff["pr-doc"]
+	if doc == nil || doc.Role != "clinician" || doc.Dept != "org-cardiology" || doc.Employee != "E1" || doc.Family != "rivera" {
+		t.Fatalf("doc = %+v", doc)
+	}
+	if doc.Address.Number != 12 || doc.Address.Street != "elm street" || len(doc.Phones) != 1 {
+		t.Errorf("doc address/phones = %+v %v", doc.Address, doc.Phones)
+	}
+	if g := c.Staff["pr-gone"]; g.Active || g.End.IsZero() {
+		t.Errorf("terminated staff = %+v", g)
+	}
+	// The RelatedPerson came before its Patient and is still linked.
+	if sp := c.Patients["pat-spouse"]; len(sp.Related) != 1 || sp.Related[0].Employee != "E1" {
+		t.Errorf("spouse related = %+v", sp.Related)
+	}
+	if !c.Patients["pat-vip"].VIP || c.Patients["pat-a"].VIP {
+		t.Error("VIP flag wrong")
+	}
+	if c.ByEmployee["E1"] != doc {
+		t.Error("employee index wrong")
+	}
+	if d := c.Patients["pat-neigh"].Address.Distance(doc.Address); d != 6 {
+		t.Errorf("neighbour distance %d, want 6", d)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	c := loadTestContext(t)
+	for _, tc := range []struct {
+		name string
+		ev   audit.Event
+		want string
+	}{
+		{"encounter participant", access("pr-doc", "clinician", "org-cardiology", "pat-a", "2026-05-13T10:00:00Z", "R"), KindEncounter},
+		{"participant a week after discharge", access("pr-doc", "clinician", "org-cardiology", "pat-b", "2026-05-07T10:00:00Z", "R"), KindEncounter},
+		{"care team member", access("pr-nurse", "nurse", "org-cardiology", "pat-b", "2026-05-20T10:00:00Z", "R"), KindCareTeam},
+		{"ordered", access("pr-nurse", "nurse", "org-cardiology", "pat-a", "2026-06-01T10:00:00Z", "R"), KindOrdered},
+		{"ordered long after the encounter", access("pr-doc", "clinician", "org-cardiology", "pat-b", "2026-06-20T10:00:00Z", "R"), KindOrdered},
+		{"appointment", access("pr-rad", "clinician", "org-radiology", "pat-a", "2026-05-20T09:30:00Z", "R"), KindAppointment},
+		{"consult of the performing department", access("pr-rad", "clinician", "org-radiology", "pat-b", "2026-05-02T10:00:00Z", "R"), KindConsult},
+		{"department of an open encounter", access("pr-x", "nurse", "org-cardiology", "pat-a", "2026-05-14T03:00:00Z", "R"), KindDepartment},
+		{"coverage after discharge", access("pr-x", "clinician", "org-cardiology", "pat-b", "2026-05-02T12:00:00Z", "R"), KindCoverage},
+		{"billing work queue", access("pr-bill", "billing", "org-billing", "pat-b", "2026-05-10T10:00:00Z", "R"), KindWorkQueue},
+		{"billing outside the queue", access("pr-bill", "billing", "org-billing", "pat-b", "2026-07-10T10:00:00Z", "R"), Unexplained},
+		{"stranger", access("pr-rad", "clinician", "org-radiology", "pat-neigh", "2026-05-13T10:00:00Z", "R"), Unexplained},
+		{"no patient", access("pr-doc", "clinician", "org-cardiology", "", "2026-05-13T10:00:00Z", "E"), NoPatient},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := NewEngine(c).Explain(&tc.ev)
+			if got.Kind != tc.want {
+				t.Fatalf("kind %q (%s), want %q", got.Kind, got.Ref, tc.want)
+			}
+			if tc.want == KindEncounter && !strings.HasPrefix(got.Ref, "Encounter/") {
+				t.Errorf("ref %q", got.Ref)
+			}
+		})
+	}
+	// A write explains the writer's later reads: charted.
+	e := NewEngine(c)
+	w := access("pr-rad", "clinician", "org-radiology", "pat-neigh", "2026-05-13T10:00:00Z", "U")
+	if got := e.Explain(&w); got.Kind != Unexplained {
+		t.Fatalf("the write itself: %q", got.Kind)
+	}
+	r := access("pr-rad", "clinician", "org-radiology", "pat-neigh", "2026-05-14T10:00:00Z", "R")
+	if got := e.Explain(&r); got.Kind != KindCharted || !got.Direct() {
+		t.Fatalf("read after a write: %q", got.Kind)
+	}
+}
+
+func TestContextRejectsBadResources(t *testing.T) {
+	for _, tc := range []struct {
+		name, line, want string
+	}{
+		{"broken JSON", `{"resourceType":`, "not a FHIR resource"},
+		{"no type", `{"id":"x"}`, "resourceType"},
+		{"no id", `{"resourceType":"Patient"}`, "id"},
+		{"wrong type", `{"resourceType":"Observation","id":"o1"}`, "not a context resource"},
+		{"encounter without subject", `{"resourceType":"Encounter","id":"e1"}`, "subject"},
+		{"subject of the wrong type", `{"resourceType":"Encounter","id":"e1","subject":{"reference":"Group/g"}}`, "not a reference to a Patient"},
+		{"bad date", `{"resourceType":"Encounter","id":"e1","subject":{"reference":"Patient/p"},"period":{"start":"yesterday"}}`, "period.start"},
+		{"end before start", `{"resourceType":"Encounter","id":"e1","subject":{"reference":"Patient/p"},"period":{"start":"2026-05-02","end":"2026-05-01"}}`, "before the start"},
+		{"order without date", `{"resourceType":"MedicationRequest","id":"m1","subject":{"reference":"Patient/p"}}`, "authoredOn"},
+		{"appointment without patient", `{"resourceType":"Appointment","id":"a1","start":"2026-05-01T10:00:00Z","participant":[]}`, "names no Patient"},
+		{"role without practitioner", `{"resourceType":"PractitionerRole","id":"r1","organization":{"reference":"Organization/o"}}`, "practitioner"},
+		{"names not a list", `{"resourceType":"Patient","id":"p1","name":"Ada"}`, "name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := NewContext().ReadNDJSON(strings.NewReader("\n" + tc.line + "\n"))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want line 2 and %q", err, tc.want)
+			}
+			if fault.KindOf(err) != fault.Invalid {
+				t.Errorf("kind %v, want invalid", fault.KindOf(err))
+			}
+		})
+	}
+}
+
+func TestReadEventsKeepsGoodLines(t *testing.T) {
+	ev := access("pr-doc", "clinician", "org-cardiology", "pat-a", "2026-05-13T10:00:00Z", "R")
+	ev.ID = "a1"
+	good, err := ev.ToFHIR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := string(good) + "\n{broken\n" + `{"resourceType":"Patient","id":"x"}` + "\n" + string(good) + "\n"
+	var got []string
+	var bad []int
+	n, err := ReadEvents(strings.NewReader(in), func(e audit.Event) error { got = append(got, e.ID); return nil }, func(line int, err error) { bad = append(bad, line) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || len(got) != 2 || len(bad) != 2 || bad[0] != 2 || bad[1] != 3 {
+		t.Fatalf("good %d %v, bad lines %v", n, got, bad)
+	}
+}
+
+func FuzzContextAdd(f *testing.F) {
+	b, err := os.ReadFile("testdata/context.ndjson")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f.Add([]byte(line))
+	}
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p"}}]}`))
+	f.Add([]byte(`{"resourceType":"Encounter","id":"e","subject":{"reference":"Patient/"},"period":{"end":"2026"}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		c := NewContext()
+		if err := c.Add(line); err != nil {
+			if fault.KindOf(err) != fault.Invalid {
+				t.Fatalf("error of kind %v: %v", fault.KindOf(err), err)
+			}
+			return
+		}
+		c.Finish()
+		// Whatever was accepted can be explained against.
+		ev := access("pr-doc", "clinician", "org-cardiology", "p", "2026-05-13T10:00:00Z", "R")
+		for id := range c.Care {
+			ev.PatientID = id
+			NewEngine(c).Explain(&ev)
+		}
+	})
+}
