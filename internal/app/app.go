@@ -49,6 +49,8 @@ type App struct {
 	Access   *access.Service
 	Devices  *devices.Store
 	Findings *devices.Findings
+	// Assessor turns devices' SBOMs and VEX into findings.
+	Assessor *devices.Assessor
 	Reports  *monitor.Reports
 	// Notices tells patients what happened to their record.
 	Notices *notify.Service
@@ -115,6 +117,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Access = access.NewService(d, a.Records, a.Recorder, a.Sealer, rules, cfg.BreakGlassTTL, a.Clock, log)
 	a.Devices = devices.NewStore(d, a.Clock)
 	a.Findings = devices.NewFindings(d, a.Clock)
+	a.Assessor = devices.NewAssessor(d, a.Devices, a.Findings, a.Clock, filepath.Join(cfg.DataDir, "advisories"))
+	if adv, err := devices.LoadAdvisories(ctx, a.Assessor.AdvisoryDir(), a.Clock()); err == nil {
+		if _, err := a.Assessor.SetAdvisories(ctx, adv, "advisories loaded at start-up"); err != nil {
+			a.Close()
+			return nil, err
+		}
+		log.Info("advisories loaded", "dir", adv.Dir, "advisories", adv.Stats().Advisories, "kev", adv.Stats().KEV, "epss", adv.Stats().EPSS)
+	} else if !fault.Is(err, fault.Unavailable) {
+		log.Warn("advisories not loaded", "err", err)
+	}
 	a.Reports = monitor.NewReports(d, a.Sealer, a.Clock)
 	a.Ingest = ingest.New(a.Recorder, ingest.NewCounters(a.Clock), a.Clock, log)
 	var mailer notify.Mailer
@@ -126,7 +138,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		public = "http://" + cfg.Addr
 	}
 	a.Notices = notify.New(d, a.Sealer, mailer, a.Clock, log, notify.Options{Org: cfg.Org, PortalURL: strings.TrimSuffix(public, "/") + "/portal"})
-	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Reports: a.Reports, Ingest: a.Ingest, Log: log,
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Assessor: a.Assessor, Reports: a.Reports, Ingest: a.Ingest, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
 		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},

@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/trustward/trustward/internal/access"
+	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/sim"
@@ -106,6 +110,9 @@ func (a *App) LoadDemo(ctx context.Context, progress io.Writer) (DemoResult, err
 	if err := a.Devices.Put(ctx, fleet...); err != nil {
 		return DemoResult{}, fmt.Errorf("load demo devices: %w", err)
 	}
+	if err := a.loadDemoSBOMs(ctx, fleet); err != nil {
+		return DemoResult{}, err
+	}
 	return DemoResult{Invitations: invites, Devices: len(fleet), Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
 }
 
@@ -127,4 +134,23 @@ func PrintDemo(w io.Writer, r DemoResult, url string) {
 			fmt.Fprintf(w, "  %s  %s\n", inv.Code, inv.Name)
 		}
 	}
+}
+
+// loadDemoSBOMs gives the demo fleet its SBOMs and, when the data folder
+// has no advisories yet, the demo's small advisory folder, so that the
+// vulnerability queue has work on the first start.
+func (a *App) loadDemoSBOMs(ctx context.Context, fleet []devices.Device) error {
+	dir := a.Assessor.AdvisoryDir()
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.CopyFS(dir, sim.DemoAdvisories()); err != nil {
+			return fmt.Errorf("write the demo advisories to %s: %w", dir, err)
+		}
+	}
+	if _, err := a.Assessor.ReloadAdvisories(ctx, "demo"); err != nil {
+		return fmt.Errorf("load the advisories: %w", err)
+	}
+	if _, err := a.Assessor.UploadSBOMs(ctx, sim.FleetSBOMs(fleet), "demo"); err != nil {
+		return fmt.Errorf("load the demo SBOMs: %w", err)
+	}
+	return nil
 }

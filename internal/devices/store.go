@@ -159,3 +159,21 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Device, error) {
 	}
 	return out, db.Translate(rows.Err())
 }
+
+// CareUnits lists the care units devices are in, for filters.
+func (s *Store) CareUnits(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT care_unit FROM devices WHERE care_unit <> '' ORDER BY care_unit`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, db.Translate(err)
+		}
+		out = append(out, u)
+	}
+	return out, db.Translate(rows.Err())
+}

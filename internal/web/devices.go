@@ -59,6 +59,10 @@ func (s *Server) fleetPage(w http.ResponseWriter, r *http.Request, u identity.Us
 		}
 	}
 	p.DeviceFilter, p.Classes, p.Zones = f, devices.Classes, devices.Zones
+	if p.Units, err = s.Devices.CareUnits(r.Context()); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
 	p.CanManage = mayManageDevices(u)
 	p.Message = q.Get("imported")
 	s.render(w, r, http.StatusOK, "devices", p)
@@ -69,18 +73,7 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, u identity.U
 		s.renderError(w, r, &u, fault.New(fault.Forbidden, "The device inventory is for security and biomedical engineers."))
 		return
 	}
-	d, err := s.Devices.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.renderError(w, r, &u, err)
-		return
-	}
-	p := s.newPage(d.Name, &u)
-	p.Device = &fleetRow{Device: d, Unsupported: d.Unsupported(s.Clock())}
-	if p.Findings, err = s.Findings.ForDevice(r.Context(), d.ID); err != nil {
-		s.renderError(w, r, &u, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "device", p)
+	s.renderDevice(w, r, u, r.PathValue("id"), http.StatusOK, r.URL.Query().Get("done"), "")
 }
 
 // maxCSVUpload bounds an inventory upload.
@@ -228,8 +221,21 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, u identity.Us
 		s.renderError(w, r, &u, err)
 		return
 	}
+	now := s.Clock()
+	days, err := s.Findings.Exposure(r.Context(), now.AddDate(0, 0, -89), now)
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
 	p := s.newPage("Vulnerability queue", &u)
 	p.Findings = q
+	p.Vuln = &deviceView{Exposure: days, Chart: exposureSVG(days)}
+	if adv := s.Assessor.Advisories(); adv != nil {
+		st := adv.Stats()
+		p.Vuln.Advisories = &st
+	}
+	p.CanManage = mayManageDevices(u)
+	p.Message = r.URL.Query().Get("done")
 	s.render(w, r, http.StatusOK, "queue", p)
 }
 
@@ -248,30 +254,13 @@ func (s *Server) apiQueue(w http.ResponseWriter, r *http.Request, u identity.Use
 	return nil
 }
 
-// apiExportFindings writes every finding of every device as CSV, for
-// regulators and manufacturers.
+// apiExportFindings writes every finding of every device as CSV or JSON
+// (?format=csv|json), for regulators and manufacturers.
 func (s *Server) apiExportFindings(w http.ResponseWriter, r *http.Request, u identity.User) error {
 	if !mayReadDevices(u) {
 		return fault.New(fault.Forbidden, "the findings export is for security and biomedical engineers")
 	}
-	ds, err := s.Devices.List(r.Context(), devices.Filter{})
-	if err != nil {
-		return err
-	}
-	var all []devices.Finding
-	for _, d := range ds {
-		fs, err := s.Findings.ForDevice(r.Context(), d.ID)
-		if err != nil {
-			return err
-		}
-		all = append(all, fs...)
-	}
-	if err := s.auditDeviceChange(r, u, audit.ActionExecute, "findings-export", "", fmt.Sprintf("%d findings exported", len(all))); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="trustward-findings.csv"`)
-	return devices.WriteFindingsCSV(w, all)
+	return s.writeExport(w, r, u)
 }
 
 func (s *Server) apiSetControl(w http.ResponseWriter, r *http.Request, u identity.User) error {

@@ -86,10 +86,12 @@ type page struct {
 	Device           *fleetRow
 	DeviceFilter     devices.Filter
 	Classes, Zones   []string
+	Units            []string
 	CanManage        bool
 	RowErrors        []string
 	IsDevices        bool
 	Findings         []devices.Finding
+	Vuln             *deviceView
 	Portal           *portalView
 	IsPatient        bool
 	Reports          []monitor.Report
@@ -213,6 +215,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /portal/accesses/{event}/report", s.authed(s.portalReport))
 	m.HandleFunc("GET /portal/accesses/{event}/proof", s.authed(s.portalProof))
 	m.HandleFunc("POST /office/devices/import", s.authed(s.importDevicesForm))
+	s.deviceRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u, _ := s.currentUser(r)
 		var up *identity.User

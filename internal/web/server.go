@@ -43,6 +43,8 @@ type Deps struct {
 	Audit    *audit.Store
 	Devices  *devices.Store
 	Findings *devices.Findings
+	// Assessor keeps devices' SBOMs and VEX and re-evaluates findings.
+	Assessor *devices.Assessor
 	Reports  *monitor.Reports
 	// Ingest takes access events from outside feeds (nil: the API refuses).
 	Ingest *ingest.Ingester
@@ -218,7 +220,9 @@ func (s *Server) jsonOnly(next http.Handler, fail func(http.ResponseWriter, *htt
 			ct := r.Header.Get("Content-Type")
 			mt := strings.TrimSpace(strings.ToLower(strings.Split(ct, ";")[0]))
 			switch mt {
-			case "application/json", "application/fhir+json", "application/x-ndjson", "application/fhir+ndjson", "text/csv":
+			case "application/json", "application/fhir+json", "application/x-ndjson", "application/fhir+ndjson", "text/csv",
+				// SBOM and VEX uploads (docs/api.md)
+				"application/vnd.cyclonedx+json", "application/vnd.cyclonedx+xml", "application/spdx+json", "text/spdx", "application/xml", "text/xml":
 			default:
 				w.Header().Set("Accept-Post", "application/json, application/fhir+json")
 				fail(w, r, &fault.Error{Kind: fault.Invalid, Msg: fmt.Sprintf("Content-Type %q is not accepted; send application/json or application/fhir+json", ct)})
