@@ -409,17 +409,6 @@ func (a *accessGen) onShift(dept *department, role string, t time.Time) []*staff
 	return list
 }
 
-// staffOfRole lists all staff of a role across departments.
-func (a *accessGen) staffOfRole(role string) []*staffMember {
-	var out []*staffMember
-	for _, s := range a.g.staff {
-		if s.role == role {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // inShift returns a random moment within a shift of s on or after day
 // (searching forward up to a week), and false if none.
 func (a *accessGen) inShift(s *staffMember, day time.Time) (time.Time, bool) {

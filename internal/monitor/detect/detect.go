@@ -114,21 +114,23 @@ type stamp struct {
 }
 
 type userState struct {
-	staff    *explain.Staff
-	first    time.Time
-	events   int
-	hours    [24]int
-	nets     map[string]bool
-	lastNet  string
-	lastAt   time.Time
-	seen     map[string]bool
-	lastHour []stamp // patient accesses in the trailing hour
-	maxHour  int     // most distinct patients in a trailing hour so far
-	dormant  []stamp // unexplained accesses to patients not in care, trailing 30 days
-	lastSrch time.Time
-	day      time.Time // calendar day of dayPts
-	dayPts   map[string]bool
-	days     []dayCount // finished days in the trailing 30
+	staff      *explain.Staff
+	first      time.Time
+	events     int
+	hours      [24]int
+	nets       map[string]bool
+	lastNet    string
+	lastAt     time.Time
+	seen       map[string]bool
+	lastHour   []stamp // patient accesses in the trailing hour
+	maxHour    int     // most distinct patients in a trailing hour on earlier days
+	dayMaxHour int
+	hourDay    time.Time
+	dormant    []stamp // unexplained accesses to patients not in care, trailing 30 days
+	lastSrch   time.Time
+	day        time.Time // calendar day of dayPts
+	dayPts     map[string]bool
+	days       []dayCount // finished days in the trailing 30
 }
 
 type dayCount struct {
@@ -315,12 +317,16 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 	}
 	u.lastHour = append(u.lastHour[cut:], stamp{t, pid})
 	distinct, repeats := distinctPatients(u.lastHour, pid, t)
+	// The baseline is the most of any earlier day, so that a pull that
+	// grows minute by minute is still measured against normal days.
+	if day := t.Truncate(24 * time.Hour); !day.Equal(u.hourDay) {
+		u.maxHour = max(u.maxHour, u.dayMaxHour)
+		u.dayMaxHour, u.hourDay = 0, day
+	}
 	if !learning && distinct >= 20 && distinct >= 2*u.maxHour {
 		add(d.cfg.Bulk, "bulk", "%d patients' records in an hour (the user's most before: %d)", distinct, u.maxHour)
 	}
-	if learning || distinct < 20 || distinct < 2*u.maxHour {
-		u.maxHour = max(u.maxHour, distinct)
-	}
+	u.dayMaxHour = max(u.dayMaxHour, distinct)
 	firstTime := !u.seen[pid]
 	u.seen[pid] = true
 
@@ -358,7 +364,7 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 			}
 			if pat.Employee != "" {
 				if colleague := ctx.ByEmployee[pat.Employee]; colleague != nil && colleague.Dept == s.Dept {
-					flag(d.cfg.Coworker+d.cfg.SameDept, "coworker-dept", "a coworker in the same department")
+					flag(d.cfg.Coworker+d.cfg.SameDept, "coworker", "a coworker in the same department")
 				} else {
 					flag(d.cfg.Coworker, "coworker", "a coworker (the patient is staff)")
 				}
