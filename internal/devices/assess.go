@@ -125,7 +125,7 @@ func newID() string {
 // re-evaluates the device. An SBOM the parser rejects is rejected whole
 // with the parser's message and nothing is written. The new SBOM
 // supersedes the device's current SBOMs of the same subject (docs/decisions
-// 0022); the others stay current beside it.
+// 0021); the others stay current beside it.
 func (a *Assessor) UploadSBOM(ctx context.Context, deviceID string, raw []byte, actor string) (*SBOMUpload, error) {
 	ups, err := a.UploadSBOMs(ctx, []DeviceSBOM{{DeviceID: deviceID, Raw: raw}}, actor)
 	if err != nil {
