@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/trustward/trustward/internal/config"
 	"github.com/trustward/trustward/internal/devices/osv"
@@ -68,21 +70,23 @@ func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case *format != "json" && *format != "table":
 		return &config.Error{Setting: "--format", Msg: fmt.Sprintf("%q is not json or table", *format)}
 	}
+	loadStart := time.Now()
 	ix, err := osv.LoadDir(ctx, *osvDir)
+	loaded := time.Since(loadStart)
 	if err != nil {
 		return &config.Error{Setting: "--osv", Msg: err.Error()}
 	}
 	for _, p := range ix.Problems() {
 		fmt.Fprintln(stderr, "advisory skipped:", p.Error())
 	}
+	var kev *osv.KEV
 	if *kevFile != "" {
-		k, err := osv.LoadKEV(*kevFile)
-		if err != nil {
+		if kev, err = osv.LoadKEV(*kevFile); err != nil {
 			return &config.Error{Setting: "--kev", Msg: err.Error()}
 		}
-		ix = ix.WithKEV(k)
+		ix = ix.WithKEV(kev)
 	}
-	opts := scan.Options{Index: ix}
+	opts := scan.Options{Index: ix, KEV: kev, IndexLoad: loaded}
 	if *vexFile != "" {
 		f, err := os.Open(*vexFile)
 		if err != nil {
@@ -125,7 +129,7 @@ func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func writeTable(w io.Writer, res *scan.Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEV\tPACKAGE\tVERSION\tADVISORY\tFIXED IN\tVEX")
+	fmt.Fprintln(tw, "KEV\tSEVERITY\tPACKAGE\tVERSION\tADVISORY\tFIXED IN\tVEX")
 	for _, f := range res.Findings {
 		kev := ""
 		if f.KEV {
@@ -139,15 +143,21 @@ func writeTable(w io.Writer, res *scan.Result) {
 		if f.Suppressed {
 			v = "not_affected (" + f.VEXJustification + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%s\t%s\t%s\n", kev, f.Ecosystem, f.Name, f.Version, f.Advisory, fixed, v)
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\t%s\n", kev, f.Severity, f.Ecosystem, f.Name, f.Version, f.Advisory, fixed, v)
 	}
 	tw.Flush()
 	s := res.Summary
-	fmt.Fprintf(w, "\n%s %s SBOM: %d components; %d checked, %d affected, %d not checkable.\n", s.Format, s.SpecVersion, s.Components, s.Checked, s.Affected, len(s.Unchecked))
-	fmt.Fprintf(w, "%d findings: %d open (%d in CISA KEV), %d suppressed by VEX. %d advisories loaded.\n", s.Findings, s.Open, s.KEV, s.Suppressed, s.Advisories)
-	if len(s.Unchecked) > 0 {
-		fmt.Fprintln(w, "\nNot checkable (not clean: nobody knows):")
-		for _, u := range s.Unchecked {
+	fmt.Fprintf(w, "\n%s %s SBOM: %d components; %d matched (%d by purl, %d by CPE), %d affected, %d unmatched.\n",
+		s.Format, s.SpecVersion, s.Components, s.Matched, s.MatchedByPurl, s.MatchedByCPE, s.Affected, len(s.Unmatched))
+	fmt.Fprintf(w, "%d findings: %d open (%s; %d in CISA KEV), %d suppressed by VEX.\n", s.Findings, s.Open, bySeverity(s.OpenBySeverity), s.KEV, s.Suppressed)
+	fmt.Fprintf(w, "%d advisories (%s), %d KEV entries; CPE matching: %s.\n", s.Index.Advisories, bySeverity(s.Index.ByEcosystem), s.Index.KEVEntries, s.Index.CPE)
+	fmt.Fprintf(w, "Index load %.0f ms, SBOM read %.1f ms, matching %.1f ms (%.0f components/s).\n", s.Timings.IndexLoadMs, s.Timings.ParseMs, s.Timings.MatchMs, s.Timings.ComponentsPerSecond)
+	for _, l := range s.SuppressedList {
+		fmt.Fprintln(w, "Suppressed by VEX:", l)
+	}
+	if len(s.Unmatched) > 0 {
+		fmt.Fprintln(w, "\nUnmatched (not clean: nobody knows):")
+		for _, u := range s.Unmatched {
 			fmt.Fprintf(w, "  %s: %s\n", u.Component, u.Reason)
 		}
 	}
@@ -160,4 +170,30 @@ func writeTable(w io.Writer, res *scan.Result) {
 	for _, p := range s.VEXUnknownProducts {
 		fmt.Fprintln(w, "VEX statement about a product not in this SBOM:", p)
 	}
+}
+
+// bySeverity prints counts in a fixed order for known severities, then the
+// other keys sorted.
+func bySeverity(m map[string]int) string {
+	order := []string{"critical", "high", "medium", "low", "none", "unknown"}
+	var parts []string
+	for _, k := range order {
+		if n, ok := m[k]; ok {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(order, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

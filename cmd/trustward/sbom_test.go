@@ -39,7 +39,7 @@ func TestSBOMScanCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := last.Summary
-	if s.Components != 8 || s.Checked+len(s.Unchecked) != s.Components || s.Checked != 5 || len(s.Unchecked) != 3 {
+	if s.Components != 8 || s.Matched+len(s.Unmatched) != s.Components || s.Matched != 5 || s.MatchedByPurl != 5 || len(s.Unmatched) != 3 {
 		t.Fatalf("components not all accounted for: %+v", s)
 	}
 	if s.Findings != len(findings) || s.Open+s.Suppressed != s.Findings || s.Suppressed != 1 || s.KEV != 1 {
@@ -59,7 +59,7 @@ func TestSBOMScanCommand(t *testing.T) {
 		t.Fatalf("smallvec finding %+v", f)
 	}
 	reasons := map[string]string{}
-	for _, u := range s.Unchecked {
+	for _, u := range s.Unmatched {
 		reasons[u.Ref] = u.Reason
 	}
 	if !strings.Contains(reasons["rtos"], "no usable purl or CPE") || !strings.Contains(reasons["openssl"], "CPE only") || !strings.Contains(reasons["left-pad"], `"npm"`) {
@@ -71,7 +71,7 @@ func TestSBOMScanCommand(t *testing.T) {
 	// The table for a person.
 	out.Reset()
 	run(ctx, []string{"sbom", "scan", "--format", "table", "--osv", sharedOSV, "testdata/pump.cdx.json"}, env(nil), &out, io.Discard)
-	if !strings.Contains(out.String(), "Not checkable (not clean: nobody knows):") || !strings.Contains(out.String(), "GO-2021-0052") {
+	if !strings.Contains(out.String(), "Unmatched (not clean: nobody knows):") || !strings.Contains(out.String(), "GO-2021-0052") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 	// An SBOM with nothing vulnerable: exit 0.

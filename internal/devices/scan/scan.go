@@ -1,24 +1,16 @@
-// Package scan runs one SBOM against the vulnerability index: it reads the
-// SBOM (devices/sbom), looks every component up by purl in the OSV index
-// (devices/osv, KEV marked), applies VEX statements (devices/vex), and
-// reports findings with a summary that accounts for every component:
-// affected, checked and clean, or not checkable and why (no identifier,
-// only a CPE, an ecosystem without advisories loaded, no version). It must
-// never let a component vanish from the count, and never report "clean"
-// for a component it could not check. It holds no patient data and does
-// no network access.
 package scan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/trustward/trustward/internal/devices/cvss"
 	"github.com/trustward/trustward/internal/devices/osv"
 	"github.com/trustward/trustward/internal/devices/sbom"
 	"github.com/trustward/trustward/internal/devices/vex"
@@ -26,16 +18,22 @@ import (
 
 // Finding is one advisory affecting one component.
 type Finding struct {
-	Ecosystem string   `json:"ecosystem"`
-	Name      string   `json:"name"`
-	Version   string   `json:"version"`
-	Purl      string   `json:"purl"`
-	Ref       string   `json:"ref,omitempty"`
+	Ecosystem string `json:"ecosystem"` // "CPE" for a finding matched by CPE
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Purl      string `json:"purl"` // exactly as the SBOM writes it
+	CPE       string `json:"cpe,omitempty"`
+	Ref       string `json:"ref,omitempty"`
+	// MatchedBy is "purl" or "cpe".
+	MatchedBy string   `json:"matchedBy"`
 	Advisory  string   `json:"advisory"`
 	Aliases   []string `json:"aliases"`
 	Summary   string   `json:"summary,omitempty"`
-	// Severity is the advisory's CVSS vector, when it has one.
-	Severity string   `json:"severity,omitempty"`
+	// CVSS is the advisory's CVSS vector, when it has one; Severity its
+	// qualitative rating (none, low, medium, high, critical), or "unknown"
+	// when there is no CVSS v3 vector to rate (the Go database has none).
+	CVSS     string   `json:"cvss,omitempty"`
+	Severity string   `json:"severity"`
 	Fixed    []string `json:"fixVersions"`
 	KEV      bool     `json:"kev"`
 	// VEX is the status a VEX statement gives (not_affected, affected,
@@ -46,39 +44,67 @@ type Finding struct {
 	Suppressed       bool   `json:"suppressed"`
 }
 
-// Unchecked is a component that could not be checked, and why.
-type Unchecked struct {
+// Unmatched is a component that could not be matched to advisories, and
+// why. It is not clean: nobody knows.
+type Unmatched struct {
 	Component string `json:"component"`
 	Ref       string `json:"ref,omitempty"`
 	Reason    string `json:"reason"`
 }
 
-// Summary accounts for every component of the SBOM.
+// IndexSummary describes the advisories a scan used.
+type IndexSummary struct {
+	Advisories  int            `json:"advisories"`
+	Withdrawn   int            `json:"withdrawn"`
+	Packages    int            `json:"packages"`
+	ByEcosystem map[string]int `json:"byEcosystem"`
+	Problems    int            `json:"problems"` // advisories or parts skipped while loading
+	KEVEntries  int            `json:"kevEntries"`
+	// CPE says what CPE matching could use: the source, or that none is
+	// loaded.
+	CPE string `json:"cpe"`
+}
+
+// Timings are in milliseconds; IndexLoad is what the caller measured.
+type Timings struct {
+	IndexLoadMs float64 `json:"indexLoadMs"`
+	ParseMs     float64 `json:"parseMs"`
+	MatchMs     float64 `json:"matchMs"`
+	// ComponentsPerSecond is components / (parse + match).
+	ComponentsPerSecond float64 `json:"componentsPerSecond"`
+}
+
+// Summary accounts for every component of the SBOM: Components = Matched +
+// len(Unmatched).
 type Summary struct {
 	Format      string `json:"format"`
 	SpecVersion string `json:"specVersion"`
 	Components  int    `json:"components"`
-	// Checked components were looked up (affected or clean); Affected have
-	// at least one open finding; Unchecked lists the others with reasons.
-	Checked    int         `json:"checked"`
-	Affected   int         `json:"affected"`
-	Unchecked  []Unchecked `json:"unchecked"`
-	Findings   int         `json:"findings"`
-	Open       int         `json:"open"`
-	Suppressed int         `json:"suppressedByVEX"`
-	KEV        int         `json:"kev"`
+	// Matched components were looked up (by purl, or by CPE with a CPE
+	// source) and are affected or clean; Affected have at least one open
+	// finding.
+	Matched        int            `json:"matched"`
+	MatchedByPurl  int            `json:"matchedByPurl"`
+	MatchedByCPE   int            `json:"matchedByCPE"`
+	Affected       int            `json:"affected"`
+	Unmatched      []Unmatched    `json:"unmatched"`
+	Findings       int            `json:"findings"`
+	Open           int            `json:"open"`
+	OpenBySeverity map[string]int `json:"openBySeverity"`
+	Suppressed     int            `json:"suppressedByVEX"`
+	// SuppressedList names each finding a not_affected statement
+	// suppressed, with its justification.
+	SuppressedList []string `json:"suppressed"`
+	KEV            int      `json:"kev"` // open findings in the KEV catalog
 	// SBOMProblems and VEXProblems are what the readers reported (bad
 	// purls, duplicate refs, cycles, statements without a status ...).
 	SBOMProblems []string `json:"sbomProblems"`
 	VEXProblems  []string `json:"vexProblems"`
 	// VEXUnknownProducts are products VEX statements name that this SBOM
 	// does not have.
-	VEXUnknownProducts []string `json:"vexUnknownProducts"`
-	// Index describes the advisories used.
-	Advisories  int            `json:"advisories"`
-	ByEcosystem map[string]int `json:"advisoriesByEcosystem"`
-	ParseTime   time.Duration  `json:"parseNanos"`
-	MatchTime   time.Duration  `json:"matchNanos"`
+	VEXUnknownProducts []string     `json:"vexUnknownProducts"`
+	Index              IndexSummary `json:"index"`
+	Timings            Timings      `json:"timings"`
 }
 
 // Result is a scan's findings and summary.
@@ -90,8 +116,15 @@ type Result struct {
 // Options are what a scan uses besides the SBOM.
 type Options struct {
 	Index *osv.Index
+	// KEV, when not nil, marks CPE findings and is counted in the summary;
+	// the Index marks purl findings (osv.Index.WithKEV).
+	KEV *osv.KEV
+	// CPE, when not nil, matches components that have a CPE and no purl.
+	CPE CPESource
 	// VEX, when not nil, is applied to the findings.
 	VEX *vex.Document
+	// IndexLoad is how long loading the index took, for the summary.
+	IndexLoad time.Duration
 }
 
 // Scan reads an SBOM from r and checks it. A document that cannot be read
@@ -110,15 +143,23 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	res := &Result{Findings: []Finding{}}
 	sum := &res.Summary
 	sum.Format, sum.SpecVersion, sum.Components = string(doc.Format), doc.SpecVersion, len(doc.Components)
-	sum.Unchecked, sum.SBOMProblems, sum.VEXProblems, sum.VEXUnknownProducts = []Unchecked{}, []string{}, []string{}, []string{}
+	sum.Unmatched, sum.SBOMProblems, sum.VEXProblems, sum.VEXUnknownProducts, sum.SuppressedList = []Unmatched{}, []string{}, []string{}, []string{}, []string{}
+	sum.OpenBySeverity = map[string]int{}
 	st := opts.Index.Stats()
-	sum.Advisories, sum.ByEcosystem = st.Advisories, st.ByEcosystem
+	sum.Index = IndexSummary{Advisories: st.Advisories, Withdrawn: st.Withdrawn, Packages: st.Packages, ByEcosystem: st.ByEcosystem,
+		Problems: st.Problems, KEVEntries: opts.KEV.Len(), CPE: "none loaded: OSV advisories name packages, not CPEs, and no CPE advisory source (such as an NVD feed) was given"}
+	if opts.CPE != nil {
+		sum.Index.CPE = opts.CPE.Describe()
+	}
 	for _, p := range doc.Problems {
 		sum.SBOMProblems = append(sum.SBOMProblems, p.String())
 	}
+	m := &matcher{doc: doc, opts: opts, res: res}
+	m.prepareVEX()
 
-	// Components with a usable purl go to the index; the others are
-	// accounted for as unchecked, with the reason.
+	// Components with a usable purl go to the index by their raw purl;
+	// those with only a CPE to the CPE source; the others are unmatched,
+	// with the reason.
 	var comps []osv.Component
 	var byIndex []*sbom.Component
 	for i := range doc.Components {
@@ -127,36 +168,20 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 		case c.PurlValid:
 			comps = append(comps, osv.Component{PURL: c.Purl, Ref: c.Ref})
 			byIndex = append(byIndex, c)
+		case c.CPEValid && opts.CPE != nil:
+			m.matchCPE(c)
 		case c.CPEValid:
-			sum.Unchecked = append(sum.Unchecked, Unchecked{Component: c.Label(), Ref: c.Ref,
-				Reason: "identified by CPE only, and OSV advisories are keyed by package, not CPE: check it against the NVD by hand"})
+			m.unmatched(c, "identified by CPE only, and no CPE advisory source is loaded (OSV advisories are keyed by package, not CPE): check it against the NVD by hand")
+		case c.Purl != "":
+			m.unmatched(c, fmt.Sprintf("purl %q cannot be read, and no usable CPE: it cannot be matched to advisories", c.Purl))
 		default:
-			sum.Unchecked = append(sum.Unchecked, Unchecked{Component: c.Label(), Ref: c.Ref,
-				Reason: "no usable purl or CPE (embedded or hardware component): it cannot be matched to advisories"})
-		}
-	}
-	var statements *vex.Statements
-	if opts.VEX != nil {
-		statements = opts.VEX.Index()
-		for _, p := range opts.VEX.Problems {
-			sum.VEXProblems = append(sum.VEXProblems, p.String())
-		}
-		var known []string
-		for _, c := range doc.Components {
-			known = append(known, c.Purl, c.CPE, c.Ref, doc.BOMLink(c.Ref))
-		}
-		if doc.Subject != nil {
-			known = append(known, doc.Subject.Purl, doc.Subject.CPE, doc.Subject.Ref)
-		}
-		for _, u := range statements.UnknownProducts(slices.DeleteFunc(known, func(s string) bool { return s == "" })) {
-			sum.VEXUnknownProducts = append(sum.VEXUnknownProducts, fmt.Sprint(u))
+			m.unmatched(c, "no usable purl or CPE (embedded or hardware component): it cannot be matched to advisories")
 		}
 	}
 
-	affected := map[int]bool{}
-	checked := map[int]bool{}
-	unchecked := map[int]bool{}
-	refIndex := map[string]int{}
+	affectedByPurl := make([]bool, len(comps))
+	failed := make([]bool, len(comps))
+	refIndex := make(map[string]int, len(comps))
 	for i, c := range comps {
 		refIndex[c.PURL+"\x00"+c.Ref] = i
 	}
@@ -165,66 +190,184 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 		c := byIndex[i]
 		switch f.Status {
 		case osv.StatusUnmatched, osv.StatusError:
-			if !unchecked[i] {
-				unchecked[i] = true
-				sum.Unchecked = append(sum.Unchecked, Unchecked{Component: c.Label(), Ref: c.Ref, Reason: f.Err.Error()})
+			if !failed[i] {
+				failed[i] = true
+				m.unmatched(c, f.Err.Error())
 			}
 			continue
 		}
-		checked[i] = true
 		a := f.Advisory
-		out := Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, Ref: c.Ref,
-			Advisory: a.ID, Aliases: nonNil(a.Aliases), Summary: a.Summary, Fixed: nonNil(f.Fixed), KEV: f.KEV != nil}
+		out := Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
+			MatchedBy: "purl", Advisory: a.ID, Aliases: nonNil(a.Aliases), Summary: a.Summary, Fixed: nonNil(f.Fixed), KEV: f.KEV != nil}
 		for _, s := range a.Severity {
-			if strings.HasPrefix(s.Type, "CVSS_V3") || (out.Severity == "" && strings.HasPrefix(s.Type, "CVSS")) {
-				out.Severity = s.Score
+			if strings.HasPrefix(s.Type, "CVSS_V3") || (out.CVSS == "" && strings.HasPrefix(s.Type, "CVSS")) {
+				out.CVSS = s.Score
 			}
 		}
-		if statements != nil {
-			keys := slices.DeleteFunc([]string{c.Purl, c.CPE, c.Ref, doc.BOMLink(c.Ref)}, func(s string) bool { return s == "" })
-			var product []string
-			if doc.Subject != nil {
-				product = slices.DeleteFunc([]string{doc.Subject.Purl, doc.Subject.CPE, doc.Subject.Ref}, func(s string) bool { return s == "" })
-			}
-			for _, id := range a.IDs() {
-				if s, ok := statements.Find(vex.Query{Vulnerability: id, Component: keys, Version: c.Version, Product: product}); ok {
-					out.VEX, out.VEXJustification = string(s.Status), s.Justification
-					out.Suppressed = s.Status == vex.NotAffected
-					break
-				}
-			}
-		}
-		res.Findings = append(res.Findings, out)
-		sum.Findings++
-		if out.Suppressed {
-			sum.Suppressed++
-			continue
-		}
-		sum.Open++
-		affected[i] = true
-		if out.KEV {
-			sum.KEV++
+		if m.add(c, out, a.IDs()) {
+			affectedByPurl[i] = true
 		}
 	}
-	// Components the index returned nothing for were checked and clean.
 	for i := range comps {
-		if !unchecked[i] {
-			checked[i] = true
+		if !failed[i] {
+			sum.MatchedByPurl++
+		}
+		if affectedByPurl[i] {
+			m.affected++
 		}
 	}
-	sum.Checked, sum.Affected = len(checked), len(affected)
-	sort.SliceStable(res.Findings, func(i, j int) bool {
-		a, b := res.Findings[i], res.Findings[j]
+	sum.Matched = sum.MatchedByPurl + sum.MatchedByCPE
+	sum.Affected = m.affected
+	// KEV first, then by package, version and advisory; sorted through
+	// pointers, since findings are large.
+	order := make([]*Finding, len(res.Findings))
+	for i := range res.Findings {
+		order[i] = &res.Findings[i]
+	}
+	slices.SortStableFunc(order, func(a, b *Finding) int {
 		if a.KEV != b.KEV {
-			return a.KEV
+			if a.KEV {
+				return -1
+			}
+			return 1
 		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.Advisory < b.Advisory
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version), strings.Compare(a.Advisory, b.Advisory))
 	})
-	sum.ParseTime, sum.MatchTime = parsed.Sub(start), time.Since(parsed)
+	sorted := make([]Finding, len(order))
+	for i, f := range order {
+		sorted[i] = *f
+	}
+	res.Findings = sorted
+	matched := time.Now()
+	sum.Timings = Timings{IndexLoadMs: ms(opts.IndexLoad), ParseMs: ms(parsed.Sub(start)), MatchMs: ms(matched.Sub(parsed))}
+	if d := matched.Sub(start).Seconds(); d > 0 {
+		sum.Timings.ComponentsPerSecond = float64(sum.Components) / d
+	}
 	return res, nil
+}
+
+// matcher holds one scan's state.
+type matcher struct {
+	doc        *sbom.Document
+	opts       Options
+	res        *Result
+	statements *vex.Statements
+	product    []string
+	affected   int
+}
+
+func (m *matcher) prepareVEX() {
+	if m.opts.VEX == nil {
+		return
+	}
+	sum, doc := &m.res.Summary, m.doc
+	m.statements = m.opts.VEX.Index()
+	for _, p := range m.opts.VEX.Problems {
+		sum.VEXProblems = append(sum.VEXProblems, p.String())
+	}
+	var known []string
+	for _, c := range doc.Components {
+		known = append(known, c.Purl, c.CPE, c.Ref, doc.BOMLink(c.Ref))
+	}
+	if doc.Subject != nil {
+		m.product = nonEmpty(doc.Subject.Purl, doc.Subject.CPE, doc.Subject.Ref)
+		known = append(known, m.product...)
+	}
+	for _, u := range m.statements.UnknownProducts(nonEmpty(known...)) {
+		sum.VEXUnknownProducts = append(sum.VEXUnknownProducts, fmt.Sprint(u))
+	}
+}
+
+func (m *matcher) unmatched(c *sbom.Component, reason string) {
+	m.res.Summary.Unmatched = append(m.res.Summary.Unmatched, Unmatched{Component: c.Label(), Ref: c.Ref, Reason: reason})
+}
+
+// add applies VEX to a finding, rates it and counts it; it reports whether
+// the finding is open.
+func (m *matcher) add(c *sbom.Component, out Finding, ids []string) bool {
+	sum := &m.res.Summary
+	out.Severity = rate(out.CVSS)
+	if m.statements != nil {
+		keys := nonEmpty(c.Purl, c.CPE, c.Ref, m.doc.BOMLink(c.Ref))
+		for _, id := range ids {
+			if s, ok := m.statements.Find(vex.Query{Vulnerability: id, Component: keys, Version: c.Version, Product: m.product}); ok {
+				out.VEX, out.VEXJustification = string(s.Status), s.Justification
+				out.Suppressed = s.Status == vex.NotAffected
+				break
+			}
+		}
+	}
+	m.res.Findings = append(m.res.Findings, out)
+	sum.Findings++
+	if out.Suppressed {
+		sum.Suppressed++
+		why := out.VEXJustification
+		if why == "" {
+			why = "no justification given"
+		}
+		sum.SuppressedList = append(sum.SuppressedList, fmt.Sprintf("%s in %s: not_affected (%s)", out.Advisory, c.Label(), why))
+		return false
+	}
+	sum.Open++
+	sum.OpenBySeverity[out.Severity]++
+	if out.KEV {
+		sum.KEV++
+	}
+	return true
+}
+
+// matchCPE matches a component that has a CPE and no usable purl.
+func (m *matcher) matchCPE(c *sbom.Component) {
+	name, err := c.ParsedCPE()
+	if err != nil { // CPEValid said it parses; keep the component visible anyway
+		m.unmatched(c, fmt.Sprintf("CPE %q: %v", c.CPE, err))
+		return
+	}
+	matches, imprecise := m.opts.CPE.MatchCPE(name)
+	if len(matches) == 0 && len(imprecise) > 0 {
+		var why []string
+		for _, im := range imprecise[:min(3, len(imprecise))] {
+			why = append(why, im.Advisory+": "+im.Reason)
+		}
+		m.unmatched(c, fmt.Sprintf("CPE %s is too imprecise to match %d advisories, check by hand (%s)", c.CPE, len(imprecise), strings.Join(why, "; ")))
+		return
+	}
+	m.res.Summary.MatchedByCPE++
+	open := false
+	for _, cm := range matches {
+		out := Finding{Ecosystem: "CPE", Name: name.Vendor + ":" + name.Product, Version: c.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
+			MatchedBy: "cpe", Advisory: cm.Advisory, Aliases: nonNil(cm.Aliases), Summary: cm.Reason, CVSS: cm.CVSS, Fixed: nonNil(cm.Fixed)}
+		ids := append([]string{cm.Advisory}, cm.Aliases...)
+		for _, id := range ids {
+			if _, ok := m.opts.KEV.Lookup(id); ok {
+				out.KEV = true
+			}
+		}
+		if m.add(c, out, ids) {
+			open = true
+		}
+	}
+	if open {
+		m.affected++
+	}
+}
+
+// rate gives the qualitative severity of a CVSS v3 vector.
+func rate(vector string) string {
+	if !strings.HasPrefix(vector, "CVSS:3") {
+		return "unknown"
+	}
+	v, err := cvss.Parse(vector)
+	if err != nil {
+		return "unknown"
+	}
+	return cvss.Severity(v.BaseScore())
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func nonEmpty(s ...string) []string {
+	return slices.DeleteFunc(s, func(x string) bool { return x == "" })
 }
 
 func nonNil(s []string) []string {
