@@ -40,3 +40,13 @@ if command -v wrk >/dev/null; then
 fi
 kill "$server"; wait "$server" 2>/dev/null || true
 server=
+
+echo "== proofs: bundle verification and full-log verification rate"
+go test -run XXX -bench BenchmarkVerifyBundle ./internal/proof/ | grep -E 'Benchmark|ok'
+go test -run XXX -bench BenchmarkVerifyLog -benchtime 3x ./internal/proof/ | grep -E 'Benchmark|ok'
+if [ "${LEDGER_BENCH_10M:-}" = 1 ]; then
+  echo "== inclusion proof generation at LEDGER_BENCH_LEAVES (default 10 million) leaves; builds the log first (minutes)"
+  go test -run XXX -bench BenchmarkInclusionProof10M -benchtime 2000x -timeout 60m ./bench/ | grep -E 'Benchmark|ok|built'
+else
+  echo "== inclusion proofs at 10 million leaves skipped (takes minutes): set LEDGER_BENCH_10M=1"
+fi
