@@ -75,6 +75,8 @@ Commands:
   sbom       check an SBOM against OSV advisories offline: 'sbom scan FILE --osv DIR'
   verify     check a proof bundle or a whole transparency log: 'verify bundle|log'
   ingest     load access events: FHIR AuditEvent JSON, Bundle or NDJSON, or CSV with --mapping
+  sim        simulate a hospital's accesses with ground truth: 'sim accesses --out DIR'
+  monitor    explain accesses, export cases, evaluate: 'monitor explanations|export|eval'
   version    print the version
 
 Run 'trustward <command> -h' for the flags of a command. Every flag can also be
@@ -100,6 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSBOM(ctx, rest, stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, rest, getenv, stdout, stderr)
+	case "sim":
+		return runSim(ctx, rest, stdout, stderr)
+	case "monitor":
+		return runMonitor(ctx, rest, stdout, stderr)
 	case "serve", "demo", "migrate", "keys":
 	default:
 		fmt.Fprint(stderr, usage)

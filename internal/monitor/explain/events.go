@@ -46,8 +46,8 @@ func ReadEvents(r io.Reader, each func(audit.Event) error, bad func(line int, er
 	return good, nil
 }
 
-// LoadContext reads a context file, or every *.ndjson file of a folder in
-// name order.
+// LoadContext reads a context file, or a folder's context*.ndjson files
+// (else all its *.ndjson files but events* and truth*) in name order.
 func LoadContext(path string) (*Context, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -60,15 +60,22 @@ func LoadContext(path string) (*Context, error) {
 			return nil, err
 		}
 		sort.Strings(files)
-		// A simulator folder also holds the events and the truth.
-		kept := files[:0]
+		// A folder's context is its context*.ndjson files; without
+		// them, every *.ndjson but the events and truth a simulator
+		// writes next to the context.
+		var named, rest []string
 		for _, f := range files {
-			base := filepath.Base(f)
-			if !strings.HasPrefix(base, "events") && !strings.HasPrefix(base, "truth") {
-				kept = append(kept, f)
+			switch base := filepath.Base(f); {
+			case strings.HasPrefix(base, "context"):
+				named = append(named, f)
+			case !strings.HasPrefix(base, "events") && !strings.HasPrefix(base, "truth"):
+				rest = append(rest, f)
 			}
 		}
-		files = kept
+		files = named
+		if len(files) == 0 {
+			files = rest
+		}
 		if len(files) == 0 {
 			return nil, fault.New(fault.NotFound, "no context *.ndjson in %s", path)
 		}
