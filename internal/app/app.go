@@ -46,6 +46,8 @@ type App struct {
 	Recorder *audit.Recorder
 	Audit    *audit.Store
 	Identity *identity.Service
+	// MFA holds second factors: TOTP, recovery codes and passkeys.
+	MFA      *identity.MFA
 	Access   *access.Service
 	Devices  *devices.Store
 	Findings *devices.Findings
@@ -109,6 +111,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.Close()
 		return nil, err
 	}
+	pkcfg, err := passkeyConfig(cfg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	passkeys, err := identity.NewPasskeys(a.Identity, a.Sealer, pkcfg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.MFA = identity.NewMFA(a.Identity, identity.NewFactors(d, a.Sealer, a.Clock, identity.FactorOptions{Issuer: cfg.Org}), passkeys)
 	rules, err := access.DefaultRules()
 	if err != nil {
 		a.Close()
@@ -138,7 +151,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		public = "http://" + cfg.Addr
 	}
 	a.Notices = notify.New(d, a.Sealer, mailer, a.Clock, log, notify.Options{Org: cfg.Org, PortalURL: strings.TrimSuffix(public, "/") + "/portal"})
-	a.Web, err = web.New(web.Deps{Identity: a.Identity, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Assessor: a.Assessor, Reports: a.Reports, Ingest: a.Ingest, Log: log,
+	a.Web, err = web.New(web.Deps{Identity: a.Identity, MFA: a.MFA, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Assessor: a.Assessor, Reports: a.Reports, Ingest: a.Ingest, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
 		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},

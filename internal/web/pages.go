@@ -100,6 +100,7 @@ type page struct {
 	Trust            *trustView
 	Email            string
 	Notices          []notify.Notice
+	Security         *securityView
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -196,6 +197,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /signin", s.signinForm)
 	m.HandleFunc("POST /signin", s.signin)
 	m.HandleFunc("POST /signout", s.authed(s.signout))
+	s.mfaRoutes(m)
 	m.HandleFunc("GET /console", s.authed(s.console))
 	m.HandleFunc("GET /console/search", s.authed(s.search))
 	m.HandleFunc("GET /console/patients/{id}", s.authed(s.chart))
@@ -277,6 +279,12 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.renderError(w, r, nil, err)
+		return
+	}
+	if held, err := s.holdForSecondFactor(w, r, u, next); err != nil || held {
+		if err != nil {
+			s.renderError(w, r, nil, err)
+		}
 		return
 	}
 	// A new token at every sign-in: an old cookie planted before sign-in

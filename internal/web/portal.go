@@ -112,6 +112,14 @@ func (s *Server) portalHome(w http.ResponseWriter, r *http.Request, u identity.U
 		return
 	}
 	p := s.newPage("Your record", &u)
+	if s.MFA != nil {
+		v, err := s.security(r, u)
+		if err != nil {
+			s.renderError(w, r, &u, err)
+			return
+		}
+		p.Security = v
+	}
 	if s.Notices != nil {
 		ns, err := s.Notices.ForUser(r.Context(), u.ID)
 		if err != nil {

@@ -38,6 +38,8 @@ var staticFS embed.FS
 // Deps are the parts the web layer serves.
 type Deps struct {
 	Identity *identity.Service
+	// MFA holds second factors and passkeys (nil: password sign-in only).
+	MFA      *identity.MFA
 	Access   *access.Service
 	Records  *records.Store
 	Audit    *audit.Store

@@ -1,0 +1,126 @@
+// Passkeys: adds a passkey (#passkey-add) and signs in with one
+// (#passkey-signin) through navigator.credentials, posting JSON to
+// /passkey/*. No inline script, no build step (strict CSP).
+(function () {
+  'use strict';
+
+  function toB64u(buf) {
+    var bytes = new Uint8Array(buf), s = '';
+    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function fromB64u(s) {
+    s = s.replace(/-/g, '+').replace(/_/g, '/');
+    while (s.length % 4) s += '=';
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+
+  function say(msg, bad) {
+    var el = document.getElementById('passkey-status');
+    if (!el) return;
+    el.textContent = msg;
+    el.className = bad ? 'err' : 'muted';
+  }
+
+  function post(url, body) {
+    return fetch(url, {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+      body: JSON.stringify(body || {})
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (j) {
+        if (!res.ok) throw new Error(j.detail || 'The server did not accept this (' + res.status + ').');
+        return j;
+      });
+    });
+  }
+
+  // A refusal by the browser or the person becomes a sentence, not a stack.
+  function explain(err) {
+    if (err && err.name === 'NotAllowedError') return 'The passkey request was cancelled or timed out. Try again when you are ready.';
+    if (err && err.name === 'InvalidStateError') return 'This device already holds a passkey for your account.';
+    return (err && err.message) || 'Something went wrong.';
+  }
+
+  function descriptors(list) {
+    return (list || []).map(function (c) {
+      var d = { type: c.type, id: fromB64u(c.id) };
+      if (c.transports) d.transports = c.transports;
+      return d;
+    });
+  }
+
+  function register() {
+    var nameEl = document.getElementById('passkey-name');
+    var name = nameEl ? nameEl.value.trim() : '';
+    if (!name) { say('Please give the passkey a name first, such as "my phone".', true); if (nameEl) nameEl.focus(); return; }
+    say('Follow what your browser asks…');
+    post('/passkey/register/begin').then(function (opts) {
+      var pk = opts.publicKey;
+      pk.challenge = fromB64u(pk.challenge);
+      pk.user.id = fromB64u(pk.user.id);
+      pk.excludeCredentials = descriptors(pk.excludeCredentials);
+      return navigator.credentials.create({ publicKey: pk });
+    }).then(function (cred) {
+      var r = cred.response;
+      return post('/passkey/register/finish', {
+        name: name,
+        credential: {
+          id: cred.id, rawId: toB64u(cred.rawId), type: cred.type,
+          authenticatorAttachment: cred.authenticatorAttachment || undefined,
+          response: {
+            clientDataJSON: toB64u(r.clientDataJSON),
+            attestationObject: toB64u(r.attestationObject),
+            transports: r.getTransports ? r.getTransports() : []
+          },
+          clientExtensionResults: cred.getClientExtensionResults()
+        }
+      });
+    }).then(function (j) {
+      window.location.assign(j.redirect || window.location.pathname);
+    }).catch(function (err) { say(explain(err), true); });
+  }
+
+  function signIn(btn) {
+    say('Follow what your browser asks…');
+    post('/passkey/signin/begin').then(function (opts) {
+      var pk = opts.publicKey;
+      pk.challenge = fromB64u(pk.challenge);
+      pk.allowCredentials = descriptors(pk.allowCredentials);
+      return navigator.credentials.get({ publicKey: pk });
+    }).then(function (cred) {
+      var r = cred.response;
+      return post('/passkey/signin/finish', {
+        next: btn.getAttribute('data-next') || '/',
+        credential: {
+          id: cred.id, rawId: toB64u(cred.rawId), type: cred.type,
+          authenticatorAttachment: cred.authenticatorAttachment || undefined,
+          response: {
+            clientDataJSON: toB64u(r.clientDataJSON),
+            authenticatorData: toB64u(r.authenticatorData),
+            signature: toB64u(r.signature),
+            userHandle: r.userHandle ? toB64u(r.userHandle) : null
+          },
+          clientExtensionResults: cred.getClientExtensionResults()
+        }
+      });
+    }).then(function (j) {
+      window.location.assign(j.redirect || '/');
+    }).catch(function (err) { say(explain(err), true); });
+  }
+
+  var supported = !!(window.PublicKeyCredential && navigator.credentials);
+  var add = document.getElementById('passkey-add');
+  var signin = document.getElementById('passkey-signin');
+  if (!supported) {
+    if (add) add.disabled = true;
+    if (signin) signin.disabled = true;
+    say('This browser cannot use passkeys. Use your password and an authenticator app instead.');
+    return;
+  }
+  if (add) add.addEventListener('click', register);
+  if (signin) signin.addEventListener('click', function () { signIn(signin); });
+}());
