@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,5 +96,74 @@ func TestSBOMScanCommand(t *testing.T) {
 		if err == nil || exitCode(err) != 2 {
 			t.Errorf("%s: %v (exit %d)", name, err, exitCode(err))
 		}
+	}
+}
+
+// TestSBOMScanBuiltCommand runs the built binary, as a person would, on the
+// shared data: exit statuses, JSON lines and the table.
+func TestSBOMScanBuiltCommand(t *testing.T) {
+	shared := "../../../shared/data"
+	if _, err := os.Stat(shared); err != nil {
+		t.Fatalf("the shared data is required: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "trustward")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	runBin := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	osvDir, kev := filepath.Join(shared, "osv"), filepath.Join(shared, "kev", "known_exploited_vulnerabilities.json")
+
+	// An npm SBOM (no npm advisories loaded): exit 0, and every component
+	// listed as unmatched with the reason, none called clean.
+	out, stderr, code := runBin("sbom", "scan", filepath.Join(shared, "sbom", "SBOM_juice-shop_v11.1.2_bom.json"), "--osv", osvDir, "--kev", kev, "--format", "json")
+	if code != 0 {
+		t.Fatalf("juice-shop: exit %d: %s", code, stderr)
+	}
+	var last struct{ Summary scan.Summary }
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &last); err != nil {
+		t.Fatalf("juice-shop output %q: %v", out, err)
+	}
+	if s := last.Summary; s.Components == 0 || len(s.Unmatched) != s.Components || s.Matched != 0 || s.Index.KEVEntries < 1000 || !strings.Contains(s.Unmatched[0].Reason, `"npm"`) {
+		t.Fatalf("juice-shop summary %+v", s)
+	}
+
+	// The device SBOM with VEX: exit 1, one JSON object per finding.
+	out, stderr, code = runBin("sbom", "scan", "testdata/pump.cdx.json", "--osv", osvDir, "--kev", kev, "--vex", "testdata/pump.openvex.json")
+	if code != 1 {
+		t.Fatalf("pump: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines[:len(lines)-1] {
+		var f scan.Finding
+		if err := json.Unmarshal([]byte(l), &f); err != nil || f.Advisory == "" || f.Purl == "" || f.Aliases == nil || f.Fixed == nil {
+			t.Fatalf("finding line %q: %v", l, err)
+		}
+	}
+	// The table for a person: a header, aligned columns, the unmatched.
+	out, _, code = runBin("sbom", "scan", "testdata/pump.cdx.json", "--osv", osvDir, "--format", "table")
+	if code != 1 || !strings.HasPrefix(out, "KEV  SEVERITY") || !strings.Contains(out, "Unmatched (not clean: nobody knows):") || !strings.Contains(out, "ThreadX@6.1") {
+		t.Fatalf("table (exit %d):\n%s", code, out)
+	}
+
+	// Bad input: exit 2, one line naming what is wrong.
+	_, stderr, code = runBin("sbom", "scan", filepath.Join(shared, "vex", "Case-1_README.md"), "--osv", osvDir)
+	if code != 2 || !strings.Contains(stderr, "Case-1_README.md") {
+		t.Fatalf("not an SBOM: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = runBin("sbom", "scan", "testdata/pump.cdx.json", "--osv", osvDir, "--vex", filepath.Join(shared, "vex", "Case-1_README.md"))
+	if code != 2 || !strings.Contains(stderr, "--vex") {
+		t.Fatalf("not a VEX document: exit %d, %q", code, stderr)
 	}
 }
