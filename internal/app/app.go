@@ -121,7 +121,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.Close()
 		return nil, err
 	}
-	a.MFA = identity.NewMFA(a.Identity, identity.NewFactors(d, a.Sealer, a.Clock, identity.FactorOptions{Issuer: cfg.Org}), passkeys)
+	a.MFA = identity.NewMFA(a.Identity, identity.NewFactors(d, a.Sealer, a.Clock, identity.FactorOptions{Issuer: cfg.Org, RecoveryCodeUsed: a.recoveryCodeUsed}), passkeys)
 	rules, err := access.DefaultRules()
 	if err != nil {
 		a.Close()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
+	"github.com/trustward/trustward/internal/notify"
 )
 
 // The security set-up wizard (patients at /portal/security, staff at
@@ -52,6 +53,17 @@ func (s *Server) mfaRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /passkey/signin/finish", s.passkeySignInFinish)
 	m.HandleFunc("GET /signin/second-factor", s.secondFactorForm)
 	m.HandleFunc("POST /signin/second-factor", s.secondFactor)
+}
+
+// notifySecurity tells a patient that their sign-in methods changed
+// (in the portal, and by email when they gave an address): a change they
+// did not make means someone else is in their account.
+func (s *Server) notifySecurity(r *http.Request, u identity.User, what string) {
+	if u.PatientID == "" || s.Notices == nil {
+		return
+	}
+	s.notifyPatient(r.Context(), u.PatientID, notify.KindSecurity, "Your sign-in methods changed",
+		what+" If this was not you, change your password, check Account security and tell the clinic.")
 }
 
 // security returns the factor status of u with the checklist.
@@ -140,6 +152,7 @@ func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request, u identity.
 		s.renderError(w, r, &u, err)
 		return
 	}
+	s.notifySecurity(r, u, "An authenticator app was added to your account.")
 	if len(codes) == 0 {
 		http.Redirect(w, r, v.Path+"?added=totp", http.StatusSeeOther)
 		return
@@ -159,6 +172,7 @@ func (s *Server) totpRemove(w http.ResponseWriter, r *http.Request, u identity.U
 		s.renderError(w, r, &u, err)
 		return
 	}
+	s.notifySecurity(r, u, "The authenticator app was removed from your account.")
 	http.Redirect(w, r, securityPath(u), http.StatusSeeOther)
 }
 
@@ -172,6 +186,7 @@ func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, u identit
 		s.renderError(w, r, &u, err)
 		return
 	}
+	s.notifySecurity(r, u, "New recovery codes were made for your account; the old ones no longer work.")
 	p := s.newPage("Save your recovery codes", &u)
 	p.Security = v
 	s.render(w, r, http.StatusOK, "mfa_codes", p)
@@ -191,6 +206,7 @@ func (s *Server) passkeyRemove(w http.ResponseWriter, r *http.Request, u identit
 		s.renderError(w, r, &u, err)
 		return
 	}
+	s.notifySecurity(r, u, "A passkey was removed from your account.")
 	http.Redirect(w, r, securityPath(u), http.StatusSeeOther)
 }
 

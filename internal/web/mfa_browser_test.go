@@ -191,6 +191,16 @@ func TestBrowserPatientSecurityWizard(t *testing.T) {
 	if err != nil || !strings.Contains(heading, "Marisol") {
 		t.Fatalf("patient passkey sign-in: %v %q", err, heading)
 	}
+	// The patient was told of each change and of the recovery code use.
+	var notices string
+	if err := chromedp.Run(ctx, chromedp.Text(`#notices`, &notices, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"An authenticator app was added", "A passkey was added", "A recovery code was used"} {
+		if !strings.Contains(notices, want) {
+			t.Errorf("notice %q missing: %q", want, notices)
+		}
+	}
 
 	evs, err := a.Audit.Events(context.Background(), audit.Query{Limit: 1000})
 	if err != nil {

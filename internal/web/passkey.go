@@ -140,6 +140,7 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, u
 		writeProblem(w, r, s.Log, err)
 		return
 	}
+	s.notifySecurity(r, u, "A passkey was added to your account.")
 	writeJSON(w, http.StatusCreated, map[string]string{"name": k.Name, "redirect": securityPath(u) + "?added=passkey"})
 }
 
