@@ -1,10 +1,13 @@
 // Package identity owns accounts, roles, passwords (argon2id, the NIST SP
 // 800-63B policy with its blocklist, a strength estimate, an optional
-// breached-password check), second factors (TOTP, recovery codes),
-// invitation codes for patient registration, and sessions. Sign-ins,
-// failures, registrations and sign-outs are audit events.
+// breached-password check), second factors (TOTP, recovery codes and
+// passkeys through go-webauthn, tied together by MFA, the second step of
+// a password sign-in), invitation codes for patient registration, and
+// sessions. Sign-ins, failures, registrations, sign-outs and every
+// second-factor action are audit events.
 //
-// It must never store or log a password, a session token, a TOTP secret in
-// the clear or a recovery code: only hashes or sealed values are kept. It
-// makes no HTTP calls itself (the breach check takes a fetcher).
+// It must never store or log a password, a session token, a TOTP secret
+// or passkey record in the clear, or a recovery code: only hashes or
+// sealed values are kept. It makes no HTTP calls itself (the breach check
+// takes a fetcher).
 package identity
