@@ -111,6 +111,7 @@ type accessGen struct {
 	byPatient   map[*patient][]*visitRec // care generated in the window
 	visits      []*visitRec
 	active      []*patient          // patients in care during the period
+	exclude     *staffMember        // kept off the next encounter (evasion)
 	careTeams   map[string][]string // staff id -> patient ids on base care teams
 	patientByID map[string]*patient
 	terminated  map[*staffMember]time.Time
@@ -405,6 +406,9 @@ func (a *accessGen) onShift(dept *department, role string, t time.Time) []*staff
 				break
 			}
 		}
+	}
+	if a.exclude != nil {
+		list = slices.DeleteFunc(list, func(s *staffMember) bool { return s == a.exclude })
 	}
 	return list
 }

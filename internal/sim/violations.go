@@ -337,7 +337,12 @@ func (a *accessGen) injectViolations() error {
 			if t, ok := at(s); ok && target != nil {
 				k := key(ScenarioEvasion, i)
 				if a.rng.Float64() < 0.5 {
-					if _, err := a.encounterVisit(s.dept, "IMP", t.Truncate(24*time.Hour).Add(-24*time.Hour), target, nil); err != nil {
+					// Admitted to the user's department, but not in the
+					// user's care.
+					a.exclude = s
+					_, err := a.encounterVisit(s.dept, "IMP", t.Truncate(24*time.Hour).Add(-24*time.Hour), target, nil)
+					a.exclude = nil
+					if err != nil {
 						return err
 					}
 				}

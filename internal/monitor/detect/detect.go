@@ -35,7 +35,15 @@ type Config struct {
 	Curiosity, Serial, Dormant                           float64
 	// DormantAt is how many patients not in care, opened without a care
 	// relationship in 30 days, raise the dormant flag.
-	DormantAt                                               int
+	DormantAt int
+	// Browse is the weight of BrowseAt or more patients opened without a
+	// care relationship within two hours.
+	Browse   float64
+	BrowseAt int
+	// PresentFactor scales the coworker and same-surname flags when the
+	// patient has an encounter in progress and the user is a physician or
+	// nurse.
+	PresentFactor                                           float64
 	Outside, NewNetwork, OffShift, Bulk, Export, Concurrent float64
 	Terminated                                              float64
 }
@@ -47,7 +55,7 @@ func DefaultConfig() Config {
 		Self: 6, Household: 5, SameAddress: 4, SamePhone: 4, SameSurname: 1.5,
 		Coworker: 2.5, SameDept: 0.5, Neighbour: 3, VIP: 2.5,
 		Unexplained: 0.5, NotInCare: 1, SearchThenOpen: 1, Burst: 1.5,
-		Curiosity: 1, Serial: 1, Dormant: 2, DormantAt: 3,
+		Curiosity: 1, Serial: 1, Dormant: 2, DormantAt: 3, Browse: 2.5, BrowseAt: 4, PresentFactor: 0.4,
 		Outside: 2.5, NewNetwork: 0.7, OffShift: 1.2, Bulk: 3, Export: 2, Concurrent: 2,
 		Terminated: 8,
 	}
@@ -114,23 +122,24 @@ type stamp struct {
 }
 
 type userState struct {
-	staff      *explain.Staff
-	first      time.Time
-	events     int
-	hours      [24]int
-	nets       map[string]bool
-	lastNet    string
-	lastAt     time.Time
-	seen       map[string]bool
-	lastHour   []stamp // patient accesses in the trailing hour
-	maxHour    int     // most distinct patients in a trailing hour on earlier days
-	dayMaxHour int
-	hourDay    time.Time
-	dormant    []stamp // unexplained accesses to patients not in care, trailing 30 days
-	lastSrch   time.Time
-	day        time.Time // calendar day of dayPts
-	dayPts     map[string]bool
-	days       []dayCount // finished days in the trailing 30
+	staff        *explain.Staff
+	first        time.Time
+	events       int
+	hours        [24]int
+	nets         map[string]bool
+	lastNet      string
+	lastAt       time.Time
+	seen         map[string]bool
+	lastHour     []stamp // patient accesses in the trailing hour
+	maxHour      int     // most distinct patients in a trailing hour on earlier days
+	dayMaxHour   int
+	hourDay      time.Time
+	dormant      []stamp // unexplained accesses to patients not in care, trailing 30 days
+	recentUnexpl []stamp // unexplained accesses in the trailing 2 hours
+	lastSrch     time.Time
+	day          time.Time // calendar day of dayPts
+	dayPts       map[string]bool
+	days         []dayCount // finished days in the trailing 30
 }
 
 type dayCount struct {
@@ -374,6 +383,21 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 	if pat != nil && pat.VIP {
 		flag(d.cfg.VIP, "vip", "a VIP record (very restricted)")
 	}
+	// A colleague, or a namesake, being treated in the hospital right now
+	// is consulted on by physicians and nurses of other departments all
+	// the time: the status flags count for less then.
+	if len(rel) > 0 && !ex.Explained() && clinicalRole(u.staff, ev.Actor.Role) && presentNow(ctx.Care[pid], t) {
+		for i, r := range rel {
+			if r.Key == "coworker" || r.Key == "same-surname" {
+				w := d.cfg.Coworker
+				if r.Key == "same-surname" {
+					w = d.cfg.SameSurname
+				}
+				relRisk -= w * (1 - d.cfg.PresentFactor)
+				rel[i].Text += " being treated here now"
+			}
+		}
+	}
 	if len(rel) > 0 {
 		switch {
 		case rel[0].Key == "self":
@@ -458,6 +482,18 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 	month := today
 	for _, dc := range u.days {
 		month += dc.n
+	}
+	// Browsing: several strangers within two hours.
+	k2 := 0
+	for k2 < len(u.recentUnexpl) && t.Sub(u.recentUnexpl[k2].t) > 2*time.Hour {
+		k2++
+	}
+	u.recentUnexpl = u.recentUnexpl[k2:]
+	if !containsStamp(u.recentUnexpl, pid) {
+		u.recentUnexpl = append(u.recentUnexpl, stamp{t, pid})
+	}
+	if n := len(u.recentUnexpl); n >= d.cfg.BrowseAt {
+		add(d.cfg.Browse, "browsing", "%d patients without a care relationship in 2 hours", n)
 	}
 	if !learning {
 		if thr := math.Max(4, rs.mean+4*rs.sd()); float64(today) > thr {
@@ -558,6 +594,26 @@ func sharesPhone(a, b []string) bool {
 			if x == y {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+func clinicalRole(s *explain.Staff, role string) bool {
+	if s != nil && s.Role != "" {
+		role = s.Role
+	}
+	return role == "clinician" || role == "nurse"
+}
+
+// presentNow reports whether the patient has an encounter in progress.
+func presentNow(c *explain.Care, t time.Time) bool {
+	if c == nil {
+		return false
+	}
+	for _, e := range c.Encounters {
+		if e.Span.Covers(t, 0, 0) {
+			return true
 		}
 	}
 	return false

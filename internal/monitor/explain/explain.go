@@ -31,7 +31,7 @@ const (
 // seeds (docs/monitoring.md).
 const (
 	encounterBefore = time.Hour          // registered minutes after the first look
-	encounterAfter  = 7 * 24 * time.Hour // results and letters after discharge
+	encounterAfter  = 30 * 24 * time.Hour // results, letters and calls after the visit
 	teamAfter       = 30 * 24 * time.Hour
 	orderAfter      = 90 * 24 * time.Hour
 	chartedAfter    = 30 * 24 * time.Hour
