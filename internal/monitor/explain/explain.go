@@ -30,7 +30,7 @@ const (
 // explained. They are the engine's only tuning, chosen on the tuning
 // seeds (docs/monitoring.md).
 const (
-	encounterBefore = time.Hour          // registered minutes after the first look
+	encounterBefore = time.Hour           // registered minutes after the first look
 	encounterAfter  = 30 * 24 * time.Hour // results, letters and calls after the visit
 	teamAfter       = 30 * 24 * time.Hour
 	orderAfter      = 90 * 24 * time.Hour
