@@ -153,26 +153,7 @@ func (m *MFA) CompleteSignIn(ctx context.Context, secret, code string, c Client)
 	if err != nil {
 		return User{}, "", err
 	}
-	if len(code) > 64 {
-		return User{}, "", fault.InvalidField("code", "a code is at most 64 characters")
-	}
-	digits := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return -1
-		}
-		return r
-	}, code)
-	var v Verification
-	if len(digits) == 6 && strings.Trim(digits, "0123456789") == "" {
-		v, err = m.factors.VerifyTOTP(ctx, u.ID, code)
-	} else {
-		v, err = m.factors.UseRecoveryCode(ctx, u.ID, code)
-	}
-	if err != nil {
-		if !fault.Is(err, fault.Unauthenticated) {
-			return User{}, "", err
-		}
-		_ = m.svc.AuditFactor(ctx, u, c, SubtypeFactorFailed, v.Method, audit.OutcomeDenied, v.Outcome)
+	if err := m.VerifyCode(ctx, u, code, c); err != nil {
 		return User{}, "", err
 	}
 	res, err := m.svc.db.Exec(ctx, `DELETE FROM auth_ceremonies WHERE binding = $1 AND kind = $2`, bindingHash(ceremonyMFA, secret), ceremonyMFA)
@@ -182,14 +163,45 @@ func (m *MFA) CompleteSignIn(ctx context.Context, secret, code string, c Client)
 	if n, _ := res.RowsAffected(); n != 1 {
 		return User{}, "", fault.Wrap(fault.Unauthenticated, ErrNoCeremony, "this sign-in was already completed; please sign in again")
 	}
+	return u, next, nil
+}
+
+// VerifyCode checks a second factor of u: a six-digit code from the
+// authenticator app or a recovery code. Every attempt is an audit event.
+// The API's token sign-in uses it directly; the browser's goes through
+// CompleteSignIn.
+func (m *MFA) VerifyCode(ctx context.Context, u User, code string, c Client) error {
+	if strings.TrimSpace(code) == "" {
+		_ = m.svc.AuditFactor(ctx, u, c, SubtypeFactorFailed, MethodTOTP, audit.OutcomeDenied, "no code given")
+		return fault.Wrap(fault.Unauthenticated, ErrWrongCode, "this account has a second factor: give the code from the authenticator app or a recovery code")
+	}
+	if len(code) > 64 {
+		return fault.InvalidField("code", "a code is at most 64 characters")
+	}
+	digits := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, code)
+	var v Verification
+	var err error
+	if len(digits) == 6 && strings.Trim(digits, "0123456789") == "" {
+		v, err = m.factors.VerifyTOTP(ctx, u.ID, code)
+	} else {
+		v, err = m.factors.UseRecoveryCode(ctx, u.ID, code)
+	}
+	if err != nil {
+		if fault.Is(err, fault.Unauthenticated) {
+			_ = m.svc.AuditFactor(ctx, u, c, SubtypeFactorFailed, v.Method, audit.OutcomeDenied, v.Outcome)
+		}
+		return err
+	}
 	subtype := SubtypeFactorUsed
 	if v.Method == MethodRecoveryCode {
 		subtype = SubtypeRecoveryUsed
 	}
-	if err := m.svc.AuditFactor(ctx, u, c, subtype, v.Method, audit.OutcomeSuccess, v.Outcome); err != nil {
-		return User{}, "", err
-	}
-	return u, next, nil
+	return m.svc.AuditFactor(ctx, u, c, subtype, v.Method, audit.OutcomeSuccess, v.Outcome)
 }
 
 // BeginTOTP starts enrolling an authenticator app for u (see

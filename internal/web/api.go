@@ -122,6 +122,8 @@ func (s *Server) apiSignin(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
+		// Code is the second factor of an account that has one.
+		Code string `json:"code"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		writeProblem(w, r, s.Log, err)
@@ -130,6 +132,10 @@ func (s *Server) apiSignin(w http.ResponseWriter, r *http.Request) {
 	c := clientOf(r)
 	u, err := s.Identity.Authenticate(r.Context(), in.Username, in.Password, c)
 	if err != nil {
+		writeProblem(w, r, s.Log, err)
+		return
+	}
+	if err := s.apiSecondFactor(r, u, in.Code); err != nil {
 		writeProblem(w, r, s.Log, err)
 		return
 	}

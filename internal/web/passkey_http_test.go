@@ -152,7 +152,17 @@ func TestSecondFactorRequiredAfterPassword(t *testing.T) {
 				t.Error("the planted session cookie was kept")
 			}
 		}
-		if res, body := get(t, c, a.srv.URL+"/console/account"); res.StatusCode != 200 || !strings.Contains(body, "9 unused recovery codes") {
+		// The API's token sign-in cannot skip the second factor.
+		api := &http.Client{}
+		res, body = post(t, api, a.srv.URL+"/api/v1/sessions", "application/json", `{"username":"ben","password":"`+password+`"}`, nil)
+		if res.StatusCode != 401 || strings.Contains(body, "token") {
+			t.Errorf("API sign-in without the second factor: %d %s", res.StatusCode, body)
+		}
+		res, body = post(t, api, a.srv.URL+"/api/v1/sessions", "application/json", `{"username":"ben","password":"`+password+`","code":"`+codes[4]+`"}`, nil)
+		if res.StatusCode != 201 || !strings.Contains(body, "token") {
+			t.Errorf("API sign-in with a recovery code: %d %s", res.StatusCode, body)
+		}
+		if res, body := get(t, c, a.srv.URL+"/console/account"); res.StatusCode != 200 || !strings.Contains(body, "8 unused recovery codes") {
 			t.Errorf("account page after using a recovery code: %d", res.StatusCode)
 		}
 	})
