@@ -30,7 +30,7 @@ import (
 // (the session cookie for a registration, a ceremony cookie before
 // sign-in), expire after PasskeyConfig.CeremonyTTL and are taken by a
 // DELETE ... RETURNING, so each challenge is answered at most once. See
-// docs/decisions/0021-passkeys.md.
+// docs/decisions/0029-passkeys.md.
 type Passkeys struct {
 	svc    *Service
 	wa     *webauthn.WebAuthn
