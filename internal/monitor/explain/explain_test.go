@@ -73,6 +73,7 @@ func TestExplain(t *testing.T) {
 	}{
 		{"encounter participant", access("pr-doc", "clinician", "org-cardiology", "pat-a", "2026-05-13T10:00:00Z", "R"), KindEncounter},
 		{"participant a week after discharge", access("pr-doc", "clinician", "org-cardiology", "pat-b", "2026-05-07T10:00:00Z", "R"), KindEncounter},
+		{"participant three weeks after the visit", access("pr-doc", "clinician", "org-cardiology", "pat-b", "2026-05-22T10:00:00Z", "R"), KindEncounter},
 		{"care team member", access("pr-nurse", "nurse", "org-cardiology", "pat-b", "2026-05-20T10:00:00Z", "R"), KindCareTeam},
 		{"ordered", access("pr-nurse", "nurse", "org-cardiology", "pat-a", "2026-06-01T10:00:00Z", "R"), KindOrdered},
 		{"ordered long after the encounter", access("pr-doc", "clinician", "org-cardiology", "pat-b", "2026-06-20T10:00:00Z", "R"), KindOrdered},
