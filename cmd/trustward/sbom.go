@@ -49,17 +49,9 @@ func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	kevFile := fs.String("kev", "", "CISA KEV catalog JSON `file`")
 	vexFile := fs.String("vex", "", "OpenVEX or CycloneDX VEX `file`")
 	format := fs.String("format", "json", "json or table")
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	switch {
 	case len(pos) != 1:

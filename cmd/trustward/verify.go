@@ -46,18 +46,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage) }
 	key := fs.String("key", "", "the log's verifier key, or a file holding it")
 	state := fs.String("state", "", "state file of 'verify log' (default: in the user config folder, per log)")
-	// Flags may come before or after the positional argument.
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -217,4 +208,21 @@ func (f *httpFetcher) Fetch(ctx context.Context, path string, limit int64) ([]by
 		return nil, fault.New(fault.TooLarge, "%s is larger than %d bytes", path, limit)
 	}
 	return b, nil
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments (the flag package stops at the first
+// positional one) and returns the positional arguments in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
