@@ -37,21 +37,40 @@ func (s *Server) logProofRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /log/proof/consistency", s.logConsistency)
 }
 
-// publishedSize is the size of the published (signed) checkpoint: proofs
-// are only given for trees a client can check against a checkpoint.
-func (s *Server) publishedSize() (uint64, error) {
-	if s.LogFiles == nil || s.LogProofs == nil {
-		return 0, fault.New(fault.Unavailable, "the log is not served here")
+// publishedCheckpoint reads the published checkpoint and verifies it with
+// the log's key: Unavailable when none is published (or no log is served
+// here), Internal when it does not verify.
+func (s *Server) publishedCheckpoint() ([]byte, ledger.Checkpoint, error) {
+	if s.LogFiles == nil {
+		return nil, ledger.Checkpoint{}, fault.New(fault.Unavailable, "the log is not served here")
 	}
 	b, err := fs.ReadFile(s.LogFiles, "checkpoint")
 	if err != nil {
-		return 0, fault.Wrap(fault.Unavailable, err, "no checkpoint is published yet")
+		return nil, ledger.Checkpoint{}, fault.Wrap(fault.Unavailable, err, "no checkpoint is published yet")
 	}
 	cp, err := ledger.VerifyCheckpoint(b, s.LogKey)
 	if err != nil {
-		return 0, fault.Wrap(fault.Internal, err, "the published checkpoint does not verify")
+		return nil, ledger.Checkpoint{}, fault.Wrap(fault.Internal, err, "the published checkpoint does not verify")
 	}
-	return cp.Size, nil
+	return b, cp, nil
+}
+
+// proofQuery reads the two numbers of a proof request and the size of the
+// published checkpoint: proofs are only given for trees a client can check
+// against a checkpoint.
+func (s *Server) proofQuery(r *http.Request, first, second string) (a, b, published uint64, err error) {
+	if a, err = queryUint(r, first); err != nil {
+		return
+	}
+	if b, err = queryUint(r, second); err != nil {
+		return
+	}
+	if s.LogProofs == nil {
+		err = fault.New(fault.Unavailable, "the log is not served here")
+		return
+	}
+	_, cp, err := s.publishedCheckpoint()
+	return a, b, cp.Size, err
 }
 
 func queryUint(r *http.Request, name string) (uint64, error) {
@@ -68,17 +87,7 @@ func queryUint(r *http.Request, name string) (uint64, error) {
 
 func (s *Server) logInclusion(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) { writeProblem(w, r, s.Log, err) }
-	index, err := queryUint(r, "index")
-	if err != nil {
-		fail(err)
-		return
-	}
-	size, err := queryUint(r, "size")
-	if err != nil {
-		fail(err)
-		return
-	}
-	published, err := s.publishedSize()
+	index, size, published, err := s.proofQuery(r, "index", "size")
 	if err != nil {
 		fail(err)
 		return
@@ -101,17 +110,7 @@ func (s *Server) logInclusion(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logConsistency(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) { writeProblem(w, r, s.Log, err) }
-	from, err := queryUint(r, "from")
-	if err != nil {
-		fail(err)
-		return
-	}
-	to, err := queryUint(r, "to")
-	if err != nil {
-		fail(err)
-		return
-	}
-	published, err := s.publishedSize()
+	from, to, published, err := s.proofQuery(r, "from", "to")
 	if err != nil {
 		fail(err)
 		return

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 )
@@ -29,17 +30,14 @@ type trustView struct {
 // trust serves the public trust page (no sign-in).
 func (s *Server) trust(w http.ResponseWriter, r *http.Request) {
 	v := &trustView{VerifierKey: s.LogKey}
-	if s.LogFiles != nil {
-		if b, err := fs.ReadFile(s.LogFiles, "checkpoint"); err == nil {
-			if cp, err := ledger.VerifyCheckpoint(b, s.LogKey); err == nil {
-				v.Checkpoint, v.CheckpointText = &cp, string(b)
-				if st, err := fs.Stat(s.LogFiles, "checkpoint"); err == nil {
-					v.CheckpointAt = st.ModTime().UTC()
-				}
-			} else {
-				s.Log.Error("the published checkpoint does not verify with the log's key", "err", err)
-			}
+	switch b, cp, err := s.publishedCheckpoint(); {
+	case err == nil:
+		v.Checkpoint, v.CheckpointText = &cp, string(b)
+		if st, err := fs.Stat(s.LogFiles, "checkpoint"); err == nil {
+			v.CheckpointAt = st.ModTime().UTC()
 		}
+	case fault.Is(err, fault.Internal):
+		s.Log.Error("the published checkpoint does not verify with the log's key", "err", err)
 	}
 	if s.LogWitnesses != nil {
 		v.Witnesses = s.LogWitnesses()
