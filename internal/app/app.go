@@ -24,6 +24,7 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/monitor/cases"
 	"github.com/trustward/trustward/internal/notify"
 	"github.com/trustward/trustward/internal/proof"
 	"github.com/trustward/trustward/internal/records"
@@ -61,7 +62,10 @@ type App struct {
 	Integrator *audit.Integrator
 	// Ingest takes access events from outside feeds (API, CLI, ATNA).
 	Ingest *ingest.Ingester
-	Web    *web.Server
+	// Cases is privacy monitoring: it scores every access event and keeps
+	// the privacy office's cases. Serve starts its loop.
+	Cases *cases.Service
+	Web   *web.Server
 }
 
 // Open builds every part from cfg: it opens and migrates the store, loads
@@ -151,9 +155,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		public = "http://" + cfg.Addr
 	}
 	a.Notices = notify.New(d, a.Sealer, mailer, a.Clock, log, notify.Options{Org: cfg.Org, PortalURL: strings.TrimSuffix(public, "/") + "/portal"})
+	var warn func(ctx context.Context, user string) error
+	if cfg.MonitorWarn {
+		warn = a.warnUser
+	}
+	a.Cases = cases.New(d, a.Sealer, a.Clock, log, cases.Options{Warn: warn})
 	a.Web, err = web.New(web.Deps{Identity: a.Identity, MFA: a.MFA, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Assessor: a.Assessor, Reports: a.Reports, Ingest: a.Ingest, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
-		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices,
+		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices, Cases: a.Cases,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
 	if err != nil {
@@ -204,6 +213,9 @@ func (a *App) Close() {
 	if a.Notices != nil {
 		a.Notices.Close()
 	}
+	if a.Cases != nil {
+		a.Cases.Close()
+	}
 	if a.Ledger != nil {
 		if err := a.Ledger.Close(); err != nil {
 			a.Log.Error("closing the ledger", "err", err)
@@ -217,6 +229,7 @@ func (a *App) Close() {
 // Serve runs the HTTP server until ctx ends, then shuts down gracefully.
 // ready, when not nil, is called with the address once listening.
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	a.Cases.Start()
 	ln, err := net.Listen("tcp", a.Cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Cfg.Addr, err)
@@ -335,4 +348,15 @@ func (a *App) proofBundle(ctx context.Context, eventID string) (*proof.Bundle, s
 	}
 	b, err := proof.Build(ctx, o, a.Ledger)
 	return b, o.PatientID, err
+}
+
+// warnUser is the warning message at detection: a notice (and email, when
+// the account has an address) that names no patient and no reason, so
+// that it tells the user only that the privacy office is looking.
+func (a *App) warnUser(ctx context.Context, user string) error {
+	_, err := a.Notices.ToUser(ctx, user, "user/"+user, notify.KindPrivacyWarning,
+		"Your recent access to patient records is being reviewed",
+		"The privacy office reviews accesses to patient records that no care relationship on record explains. One or more of your recent accesses is under review. "+
+			"Open a patient's record only when your work requires it. If you had a reason, the privacy office will ask you about it; you do not need to do anything now.")
+	return err
 }

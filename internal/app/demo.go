@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustward/trustward/internal/access"
+	"github.com/trustward/trustward/internal/audit"
 	"github.com/trustward/trustward/internal/devices"
 	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/identity"
@@ -29,7 +31,11 @@ type DemoResult struct {
 	Staff       int
 	Accounts    []identity.User
 	Demo        []sim.Account
-	Took        time.Duration
+	// Accesses is the simulated access history given to privacy
+	// monitoring (zero when demo_access_days is 0).
+	Accesses   sim.AccessSummary
+	AccessDays int
+	Took       time.Duration
 }
 
 // Invitation is a demo patient's code for the portal.
@@ -47,6 +53,9 @@ func (a *App) LoadDemo(ctx context.Context, progress io.Writer) (DemoResult, err
 	}
 	if n > 0 {
 		return DemoResult{}, fault.New(fault.Conflict, "the store already holds %d resources; the demo hospital loads only into an empty data folder", n)
+	}
+	if a.Cfg.DemoAccessDays > 0 && (a.Cfg.DemoPatients < 50 || a.Cfg.DemoStaff < 40) {
+		return DemoResult{}, fault.New(fault.Invalid, "an access history (demo_access_days %d) needs a demo hospital of at least 50 patients and 40 staff; set demo_access_days to 0 for a smaller one", a.Cfg.DemoAccessDays)
 	}
 	// The hospital's "now" is a day, not an instant, so that seed, size and
 	// date give the same hospital byte for byte.
@@ -113,12 +122,22 @@ func (a *App) LoadDemo(ctx context.Context, progress io.Writer) (DemoResult, err
 	if err := a.loadDemoSBOMs(ctx, fleet); err != nil {
 		return DemoResult{}, err
 	}
-	return DemoResult{Invitations: invites, Devices: len(fleet), Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
+	var accesses sim.AccessSummary
+	if a.Cfg.DemoAccessDays > 0 {
+		if accesses, err = a.loadDemoAccesses(ctx, day, progress); err != nil {
+			return DemoResult{}, err
+		}
+	}
+	return DemoResult{Accesses: accesses, AccessDays: a.Cfg.DemoAccessDays, Invitations: invites, Devices: len(fleet), Resources: res.Resources, Patients: res.ByType["Patient"], Staff: res.ByType["Practitioner"], Accounts: created, Demo: sum.Demo, Took: time.Since(start)}, nil
 }
 
 // PrintDemo writes the demo sign-ins.
 func PrintDemo(w io.Writer, r DemoResult, url string) {
 	fmt.Fprintf(w, "Demo hospital loaded: %d patients, %d staff, %d FHIR resources, %d devices in %s.\n", r.Patients, r.Staff, r.Resources, r.Devices, r.Took.Round(time.Millisecond))
+	if r.AccessDays > 0 {
+		fmt.Fprintf(w, "Privacy monitoring: %d days of simulated access history (%d access events, %d context resources) with %d planted cases of snooping for the privacy office to find.\n",
+			r.AccessDays, r.Accesses.Events, r.Accesses.Context, r.Accesses.Cases)
+	}
 	if url != "" {
 		fmt.Fprintf(w, "Open %s and sign in as one of:\n", url)
 	} else {
@@ -153,4 +172,61 @@ func (a *App) loadDemoSBOMs(ctx context.Context, fleet []devices.Device) error {
 		return fmt.Errorf("load the demo SBOMs: %w", err)
 	}
 	return nil
+}
+
+// loadDemoAccesses gives privacy monitoring a history: the simulator's
+// days of care in the same hospital (same seed and size), ending on the
+// demo's today, with injected violations. The context enters through the
+// context store a hospital's feeds use; the events are stored through the
+// recorder's idempotent bulk path (the one ingestion uses; ingestion
+// itself refuses events about no patient, and the history's sign-ins and
+// searches are what some detectors read). The ground truth is dropped,
+// as a hospital has none.
+func (a *App) loadDemoAccesses(ctx context.Context, day time.Time, progress io.Writer) (sim.AccessSummary, error) {
+	var cx bytes.Buffer
+	var batch []audit.Prepared
+	stored := 0
+	bar := NewProgress(progress, "Loading demo access history")
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := a.Recorder.StoreNew(ctx, batch); err != nil {
+			return err
+		}
+		stored += len(batch)
+		bar.Update(stored, stored+1)
+		batch = batch[:0]
+		return nil
+	}
+	sum, err := sim.GenerateAccesses(ctx, sim.AccessOptions{Seed: a.Cfg.DemoSeed, Patients: a.Cfg.DemoPatients, Staff: a.Cfg.DemoStaff, Days: a.Cfg.DemoAccessDays, Now: day}, sim.AccessSink{
+		Context: func(r sim.Resource) error { cx.Write(r.JSON); return cx.WriteByte('\n') },
+		Event: func(ev audit.Event) error {
+			p, err := a.Recorder.Prepare(ctx, ev)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, p)
+			if len(batch) == 4096 {
+				return flush()
+			}
+			return nil
+		},
+		Truth: func(sim.Truth) error { return nil },
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return sum, fmt.Errorf("load the demo's access history: %w", err)
+	}
+	bar.Update(stored, stored)
+	rep, err := a.Cases.PutContext(ctx, &cx)
+	if err != nil {
+		return sum, fmt.Errorf("store the demo's monitoring context: %w", err)
+	}
+	if rep.Rejected > 0 {
+		return sum, fmt.Errorf("store the demo's monitoring context: %d resources refused, first: %s", rep.Rejected, rep.Problems[0])
+	}
+	return sum, nil
 }

@@ -6,11 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/trustward/trustward/internal/access"
 	"github.com/trustward/trustward/internal/app"
 	"github.com/trustward/trustward/internal/config"
 	"github.com/trustward/trustward/internal/db/dbtest"
+	"github.com/trustward/trustward/internal/monitor/cases"
 )
 
 func loadDemo(t *testing.T, engine string) *app.App {
@@ -20,7 +23,7 @@ func loadDemo(t *testing.T, engine string) *app.App {
 	if engine == "postgres" {
 		cfg.DB = dbtest.PostgresURL(t)
 	}
-	cfg.DemoPatients, cfg.DemoStaff, cfg.DemoDate = 80, 20, "2026-03-01"
+	cfg.DemoPatients, cfg.DemoStaff, cfg.DemoDate, cfg.DemoAccessDays = 80, 20, "2026-03-01", 0
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -78,5 +81,64 @@ func TestDemoIsReproducible(t *testing.T) {
 	}
 	if _, err := a.LoadDemo(ctx, nil); err == nil {
 		t.Fatal("a second demo load into a filled store was accepted")
+	}
+}
+
+// TestDemoAccessHistory loads a demo hospital with its access history and
+// checks that privacy monitoring explains its accesses and opens cases,
+// and that the history is about the demo's own people.
+func TestDemoAccessHistory(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.DemoPatients, cfg.DemoStaff, cfg.DemoDate, cfg.DemoAccessDays = 300, 60, "2026-03-01", 10
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	res, err := a.LoadDemo(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accesses.Events == 0 || res.Accesses.Cases == 0 {
+		t.Fatalf("no access history: %+v", res.Accesses)
+	}
+	if n, err := a.Audit.Count(ctx); err != nil || n < int64(res.Accesses.Events) {
+		t.Fatalf("%d events stored (%v), the history has %d", n, err, res.Accesses.Events)
+	}
+	if err := a.Cases.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cov, err := a.Cases.Coverage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scored, unexplained := 0, cov["unexplained"]
+	for _, n := range cov {
+		scored += n
+	}
+	if scored == 0 || float64(unexplained) > 0.2*float64(scored) {
+		t.Fatalf("explanations %v: most of the demo's accesses should be explained", cov)
+	}
+	queue, err := a.Cases.Queue(ctx, cases.Filter{})
+	if err != nil || len(queue) == 0 {
+		t.Fatalf("no cases in the demo's queue (%v)", err)
+	}
+	// The history's patients and staff are the demo's: the demo clinician
+	// is a practitioner the accesses name, and a patient of a case is in
+	// the records store with the same name the case shows.
+	d, err := a.Cases.Case(ctx, queue[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range d.PatientIDs {
+		p, err := a.Records.Read(ctx, "Patient", pid)
+		if err != nil {
+			t.Fatalf("case patient %s is not in the records store: %v", pid, err)
+		}
+		if got := access.Summarise(p.JSON).Name; !strings.Contains(got, strings.Split(d.Names[pid], " ")[0]) {
+			t.Fatalf("patient %s is %q in the records and %q in the case", pid, got, d.Names[pid])
+		}
 	}
 }

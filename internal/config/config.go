@@ -47,6 +47,13 @@ type Config struct {
 	// DemoDate is the "today" of the demo hospital (YYYY-MM-DD); empty
 	// means the current UTC date. Seed, size and date fix the hospital.
 	DemoDate string `json:"demo_date"`
+	// DemoAccessDays is how many days of simulated access history (with
+	// injected violations) the demo hospital gets, for privacy
+	// monitoring; 0 loads none.
+	DemoAccessDays int `json:"demo_access_days"`
+	// MonitorWarn sends a user a warning notice when a privacy case about
+	// them reaches the queue (docs/monitoring.md).
+	MonitorWarn bool `json:"monitor_warn"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
 	// MaxBodyBytes limits request bodies.
@@ -93,6 +100,7 @@ func Default() Config {
 		DemoSeed:                 1,
 		DemoPatients:             5000,
 		DemoStaff:                300,
+		DemoAccessDays:           14,
 		LogLevel:                 "info",
 		MaxBodyBytes:             8 << 20,
 		Org:                      "Riverside General Hospital",
@@ -163,6 +171,8 @@ var settings = []setting{
 	{"demo-seed", "TRUSTWARD_DEMO_SEED", "seed of the demo hospital"},
 	{"demo-patients", "TRUSTWARD_DEMO_PATIENTS", "number of demo patients"},
 	{"demo-staff", "TRUSTWARD_DEMO_STAFF", "number of demo staff"},
+	{"demo-access-days", "TRUSTWARD_DEMO_ACCESS_DAYS", "days of simulated access history the demo hospital gets for privacy monitoring (0: none)"},
+	{"monitor-warn", "TRUSTWARD_MONITOR_WARN", "warn a user by notice when a privacy case about them reaches the queue"},
 	{"demo-date", "TRUSTWARD_DEMO_DATE", "the demo hospital's today, YYYY-MM-DD (default: the current date)"},
 	{"log-level", "TRUSTWARD_LOG_LEVEL", "debug, info, warn or error"},
 	{"max-body-bytes", "TRUSTWARD_MAX_BODY_BYTES", "largest request body accepted"},
@@ -187,6 +197,8 @@ func bindFlags(fs *flag.FlagSet, f *Config) {
 		switch s.name {
 		case "demo":
 			fs.Bool(s.name, d.Demo, usage)
+		case "monitor-warn":
+			fs.Bool(s.name, d.MonitorWarn, usage)
 		default:
 			fs.String(s.name, defaultString(d, s.name), usage)
 		}
@@ -213,6 +225,8 @@ func defaultString(d Config, name string) string {
 		return strconv.Itoa(d.DemoPatients)
 	case "demo-staff":
 		return strconv.Itoa(d.DemoStaff)
+	case "demo-access-days":
+		return strconv.Itoa(d.DemoAccessDays)
 	case "log-level":
 		return d.LogLevel
 	case "max-body-bytes":
@@ -290,12 +304,16 @@ func applySetting(c *Config, name, v string) error {
 			return bad(fmt.Sprintf("%q is not a date YYYY-MM-DD", v))
 		}
 		c.DemoDate = v
-	case "demo":
+	case "demo", "monitor-warn":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return bad(fmt.Sprintf("%q is not true or false", v))
 		}
-		c.Demo = b
+		if name == "demo" {
+			c.Demo = b
+		} else {
+			c.MonitorWarn = b
+		}
 	case "break-glass-ttl", "session-ttl", "session-idle":
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -309,7 +327,7 @@ func applySetting(c *Config, name, v string) error {
 		default:
 			c.SessionIdle = d
 		}
-	case "demo-seed", "demo-patients", "demo-staff", "max-body-bytes":
+	case "demo-seed", "demo-patients", "demo-staff", "demo-access-days", "max-body-bytes":
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return bad(fmt.Sprintf("%q is not a whole number", v))
@@ -321,6 +339,8 @@ func applySetting(c *Config, name, v string) error {
 			c.DemoPatients = int(n)
 		case "demo-staff":
 			c.DemoStaff = int(n)
+		case "demo-access-days":
+			c.DemoAccessDays = int(n)
 		default:
 			c.MaxBodyBytes = n
 		}
@@ -422,6 +442,12 @@ func (c Config) Validate() error {
 	}
 	if c.DemoStaff < 10 || c.DemoStaff > 100_000 {
 		return &Error{"--demo-staff", "must be between 10 and 100000"}
+	}
+	if c.DemoAccessDays != 0 && (c.DemoAccessDays < 4 || c.DemoAccessDays > 90) {
+		return &Error{"--demo-access-days", "must be 0 (none) or between 4 and 90"}
+	}
+	if c.DemoAccessDays > 0 && (c.DemoPatients < 50 || c.DemoStaff < 40) {
+		return &Error{"--demo-access-days", "an access history needs a demo hospital of at least 50 patients and 40 staff; set it to 0 for a smaller one"}
 	}
 	if err := c.validateATNA(); err != nil {
 		return err

@@ -34,6 +34,9 @@ const (
 	KindReportOutcome = "report-outcome"
 	KindNewSignIn     = "new-sign-in"
 	KindSecurity      = "security"
+	// KindPrivacyWarning tells a staff member that an access of theirs is
+	// being reviewed by the privacy office.
+	KindPrivacyWarning = "privacy-warning"
 )
 
 // Sealer encrypts under a subject's key (seal.Sealer).
@@ -131,11 +134,24 @@ const maxText = 4000
 // under subject (the patient's key subject). A patient without an account
 // gets none, which is not an error.
 func (s *Service) ToPatient(ctx context.Context, patientID, subject, kind, title, body string) (int, error) {
+	return s.give(ctx, `SELECT id, email FROM users WHERE patient_id = $1 AND disabled_at IS NULL`, patientID, subject, kind, title, body)
+}
+
+// ToUser gives a notice to one active account, named by its id or its
+// user name (feeds from other systems name users by login), sealed under
+// subject. An unknown or disabled account gets none, which is not an
+// error.
+func (s *Service) ToUser(ctx context.Context, user, subject, kind, title, body string) (int, error) {
+	return s.give(ctx, `SELECT id, email FROM users WHERE (id = $1 OR username = $1) AND disabled_at IS NULL`, user, subject, kind, title, body)
+}
+
+// give stores the notice for every account the query finds.
+func (s *Service) give(ctx context.Context, query, arg, subject, kind, title, body string) (int, error) {
 	title, body = strings.TrimSpace(title), strings.TrimSpace(body)
 	if title == "" || len(title) > 200 || len(body) > maxText {
 		return 0, fault.New(fault.Invalid, "a notice needs a title of at most 200 bytes and a body of at most %d", maxText)
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, email FROM users WHERE patient_id = $1 AND disabled_at IS NULL`, patientID)
+	rows, err := s.db.Query(ctx, query, arg)
 	if err != nil {
 		return 0, err
 	}

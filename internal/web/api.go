@@ -113,6 +113,7 @@ func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/findings/export", s.api(s.apiExportFindings))
 	m.HandleFunc("POST /api/v1/audit-events", s.api(s.apiIngestAuditEvents))
 	s.deviceAPIRoutes(m)
+	s.caseAPIRoutes(m)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, fault.New(fault.NotFound, "no API resource at %s %s", r.Method, r.URL.Path))
 	})

@@ -20,17 +20,21 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/monitor/cases"
 	"github.com/trustward/trustward/internal/notify"
 	"github.com/trustward/trustward/internal/seal"
 )
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
-		"static":    func(name string) string { return s.staticMap[name] },
-		"roleLabel": identity.RoleLabel,
-		"fmtTime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"purpose":   purposeLabel,
-		"basis":     basisLabel,
+		"static":      func(name string) string { return s.staticMap[name] },
+		"roleLabel":   identity.RoleLabel,
+		"fmtTime":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"purpose":     purposeLabel,
+		"basis":       basisLabel,
+		"verdict":     cases.VerdictLabel,
+		"explanation": explanationLabel,
+		"action":      actionLabel,
 	}
 	base, err := template.New("base").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {
@@ -101,6 +105,7 @@ type page struct {
 	Email            string
 	Notices          []notify.Notice
 	Security         *securityView
+	Cases            *casesView
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -218,6 +223,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /portal/accesses/{event}/proof", s.authed(s.portalProof))
 	m.HandleFunc("POST /office/devices/import", s.authed(s.importDevicesForm))
 	s.deviceRoutes(m)
+	s.caseRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u, _ := s.currentUser(r)
 		var up *identity.User
@@ -531,6 +537,12 @@ func (s *Server) office(w http.ResponseWriter, r *http.Request, u identity.User)
 	if p.Reports, err = s.Reports.Open(r.Context()); err != nil {
 		s.renderError(w, r, &u, err)
 		return
+	}
+	if s.Cases != nil {
+		if p.Cases, err = s.monitorSummary(r.Context()); err != nil {
+			s.renderError(w, r, &u, err)
+			return
+		}
 	}
 	for _, g := range gs {
 		row := grantRow{Created: g.Created, User: g.UserID, Patient: g.PatientID, Text: g.Reason}

@@ -24,6 +24,7 @@ import (
 	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/monitor"
+	"github.com/trustward/trustward/internal/monitor/cases"
 	"github.com/trustward/trustward/internal/notify"
 	"github.com/trustward/trustward/internal/proof"
 	"github.com/trustward/trustward/internal/records"
@@ -59,6 +60,9 @@ type Deps struct {
 	LogWitnesses func() []ledger.WitnessStatus
 	// Notices tells patients what happened to their record (nil: none).
 	Notices *notify.Service
+	// Cases is privacy monitoring: explanations, alerts and the case
+	// workflow (nil: not running).
+	Cases *cases.Service
 	// LogProofs gives inclusion and consistency proofs (GET /log/proof/...).
 	LogProofs logProver
 	// ProofBundle builds the proof bundle of an access event and returns

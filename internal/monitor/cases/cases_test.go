@@ -73,7 +73,7 @@ func newFixture(t *testing.T, d *db.DB, warn bool) *fixture {
 	f.sl = seal.NewSealer(d, kek, clock)
 	f.rec = audit.NewRecorder(d, f.sl, clock, quiet)
 	t.Cleanup(f.rec.Close)
-	opt := Options{Manual: true}
+	opt := Options{}
 	if warn {
 		opt.Warn = func(ctx context.Context, user string) error { f.warns = append(f.warns, user); return nil }
 	}
@@ -218,7 +218,7 @@ func TestScoresTheStoreLikeTheBatchEngine(t *testing.T) {
 		}
 
 		// A second pass after a restart changes nothing.
-		f2 := New(d, f.sl, func() time.Time { return f.now }, quiet, Options{Manual: true, Warn: f.svc.opt.Warn})
+		f2 := New(d, f.sl, func() time.Time { return f.now }, quiet, Options{Warn: f.svc.opt.Warn})
 		if err := f2.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -434,7 +434,7 @@ func FuzzPutContext(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"RelatedPerson","id":"r","patient":{"reference":"Patient/p"}}`))
 	d := dbtest.SQLite(f)
 	sl := seal.NewSealer(d, mustKEK(f), time.Now)
-	svc := New(d, sl, time.Now, quiet, Options{Manual: true})
+	svc := New(d, sl, time.Now, quiet, Options{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rep, err := svc.PutContext(context.Background(), bytes.NewReader(b))
 		if err != nil && !fault.Is(err, fault.Invalid) {

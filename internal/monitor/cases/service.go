@@ -31,8 +31,6 @@ type Options struct {
 	// reaches the case threshold: the warning message to the user at
 	// detection. It gets the user id as the events gave it.
 	Warn func(ctx context.Context, userID string) error
-	// Manual runs no background loop: the caller calls Sync.
-	Manual bool
 }
 
 // Late is how far back in time an arriving event may lie behind the
@@ -76,12 +74,13 @@ type Service struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+	started sync.Once
 
 	cxMu sync.RWMutex
 	cx   *explain.Context // the context of the last rebuild, read-only
 }
 
-// New returns the service and starts its loop unless opt.Manual.
+// New returns the service; Start runs its loop, or the caller calls Sync.
 func New(d *db.DB, sealer Sealer, clock func() time.Time, log *slog.Logger, opt Options) *Service {
 	if opt.Poll <= 0 {
 		opt.Poll = 500 * time.Millisecond
@@ -93,19 +92,23 @@ func New(d *db.DB, sealer Sealer, clock func() time.Time, log *slog.Logger, opt 
 	s := &Service{db: d, sealer: sealer, clock: clock, log: log, opt: opt, cfg: cfg,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	s.status.Store(&Status{})
-	if opt.Manual {
-		close(s.stopped)
-	} else {
-		go s.run()
-	}
 	return s
+}
+
+// Start runs the loop in the background until Close.
+func (s *Service) Start() {
+	s.started.Do(func() { go s.run() })
 }
 
 // Close stops the loop after the pass in progress.
 func (s *Service) Close() {
 	s.once.Do(func() {
 		close(s.stop)
-		<-s.stopped
+		ran := true
+		s.started.Do(func() { ran = false })
+		if ran {
+			<-s.stopped
+		}
 	})
 }
 
