@@ -403,7 +403,20 @@ func details(pairs ...string) []fhirDetail {
 // missing outcome counts as success, so that an access of unknown result is
 // reviewed as an access. Errors are fault.Invalid and name the JSON path
 // (fault.TooLarge above 1 MiB); nesting is bounded at 64 levels.
+//
+// Most inputs are read by the fast reader of fhir_fast.go; any input it
+// does not accept is read again by eventFromFHIRStrict, which gives the
+// result and the message.
 func EventFromFHIR(raw []byte) (Event, error) {
+	if e, out := eventFromFHIRFast(raw); out == fastOK {
+		return e, nil
+	}
+	return eventFromFHIRStrict(raw)
+}
+
+// eventFromFHIRStrict is EventFromFHIR over a decoded tree: slower, and the
+// reference for the fast reader.
+func eventFromFHIRStrict(raw []byte) (Event, error) {
 	var e Event
 	if len(raw) > maxFHIRSize {
 		return e, fault.New(fault.TooLarge, "AuditEvent is larger than 1 MiB")
