@@ -176,44 +176,87 @@ func (in *Ingester) run(ctx context.Context, source string, decode decoder, prod
 	}
 	go func() { wg.Wait(); close(results) }()
 
+	// One goroutine stores full batches while this one fills the next, so
+	// that decoding and sealing go on during each transaction. mu guards
+	// rep, which both update.
+	var mu sync.Mutex
+	var storeErr error
+	batches := make(chan []audit.Prepared, 1)
+	spare := make(chan []audit.Prepared, 2)
+	stored := make(chan struct{})
+	go func() {
+		defer close(stored)
+		for batch := range batches {
+			if storeErr != nil {
+				continue
+			}
+			n, err := in.store.StoreNew(ctx, batch)
+			if err != nil {
+				storeErr = err
+				cancel()
+				continue
+			}
+			in.counters.Add(source, n, len(batch)-n)
+			mu.Lock()
+			rep.Accepted += n
+			rep.Duplicates += len(batch) - n
+			var snapshot Report
+			if progress != nil {
+				rep.Elapsed = in.clock().Sub(start)
+				snapshot = rep
+				snapshot.Problems = slices.Clone(rep.Problems)
+			}
+			mu.Unlock()
+			if progress != nil {
+				progress(snapshot)
+			}
+			clear(batch) // let the sealed bodies go before the batch is reused
+			select {
+			case spare <- batch[:0]:
+			default:
+			}
+		}
+	}()
+
 	batch := make([]audit.Prepared, 0, in.BatchSize)
 	seen := make(map[string]struct{}, in.BatchSize)
-	var storeErr error
 	flush := func() {
-		if len(batch) == 0 || storeErr != nil {
+		if len(batch) == 0 {
 			return
 		}
-		n, err := in.store.StoreNew(ctx, batch)
-		if err != nil {
-			storeErr = err
-			cancel()
+		select {
+		case batches <- batch:
+		case <-ctx.Done():
 			return
 		}
-		rep.Accepted += n
-		rep.Duplicates += len(batch) - n
-		in.counters.Add(source, n, len(batch)-n)
-		batch = batch[:0]
+		select {
+		case batch = <-spare:
+		default:
+			batch = make([]audit.Prepared, 0, in.BatchSize)
+		}
 		clear(seen)
-		if progress != nil {
-			rep.Elapsed = in.clock().Sub(start)
-			progress(rep)
-		}
 	}
 	for res := range results {
-		if storeErr != nil {
+		if ctx.Err() != nil {
 			continue
 		}
+		mu.Lock()
 		rep.Read += res.read
 		for _, p := range res.problems {
 			rep.Rejected++
-			in.counters.Reject(source, p.Reason, 1)
 			if len(rep.Problems) < MaxProblems {
 				rep.Problems = append(rep.Problems, p)
 			}
 		}
+		mu.Unlock()
+		for _, p := range res.problems {
+			in.counters.Reject(source, p.Reason, 1)
+		}
 		for _, p := range res.prepared {
 			if _, dup := seen[p.ID()]; dup {
+				mu.Lock()
 				rep.Duplicates++
+				mu.Unlock()
 				in.counters.Add(source, 0, 1)
 				continue
 			}
@@ -225,6 +268,8 @@ func (in *Ingester) run(ctx context.Context, source string, decode decoder, prod
 		}
 	}
 	flush()
+	close(batches)
+	<-stored
 	sortProblems(rep.Problems)
 	rep.Elapsed = in.clock().Sub(start)
 	if storeErr != nil {
