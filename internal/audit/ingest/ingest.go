@@ -287,9 +287,22 @@ func (in *Ingester) run(ctx context.Context, source string, decode decoder, prod
 	return rep, nil
 }
 
-// work decodes, checks and seals one chunk.
+// keyMaker is a Store that creates the data keys of many patients at once
+// (audit.Recorder).
+type keyMaker interface {
+	EnsureKeys(ctx context.Context, patientIDs []string) error
+}
+
+// work decodes, checks and seals one chunk. The data keys of the chunk's
+// new patients are made together first, so that a feed of many patients
+// does not commit one key at a time.
 func (in *Ingester) work(ctx context.Context, c []unit, decode decoder) chunkResult {
 	res := chunkResult{read: len(c)}
+	type checked struct {
+		pos int
+		ev  audit.Event
+	}
+	evs := make([]checked, 0, len(c))
 	for _, u := range c {
 		if u.prob != nil {
 			res.problems = append(res.problems, *u.prob)
@@ -309,9 +322,23 @@ func (in *Ingester) work(ctx context.Context, c []unit, decode decoder) chunkRes
 			res.problems = append(res.problems, problemOf(u.pos, err))
 			continue
 		}
-		p, err := in.store.Prepare(ctx, ev)
+		evs = append(evs, checked{u.pos, ev})
+	}
+	if km, ok := in.store.(keyMaker); ok && len(evs) > 0 {
+		patients := make([]string, len(evs))
+		for i := range evs {
+			patients[i] = evs[i].ev.PatientID
+		}
+		if err := km.EnsureKeys(ctx, patients); err != nil && ctx.Err() == nil {
+			// Prepare then makes each key on its own and reports what
+			// fails; the error may name a patient, so it is not logged.
+			in.log.Warn("ingest: the data keys of a chunk could not be made together")
+		}
+	}
+	for _, c := range evs {
+		p, err := in.store.Prepare(ctx, c.ev)
 		if err != nil {
-			res.problems = append(res.problems, problemOf(u.pos, err))
+			res.problems = append(res.problems, problemOf(c.pos, err))
 			continue
 		}
 		res.prepared = append(res.prepared, p)

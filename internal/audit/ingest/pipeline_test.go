@@ -131,3 +131,49 @@ func TestRepeatsAcrossBatchesStoredOnce(t *testing.T) {
 		}
 	})
 }
+
+// keyCountingStore is a Recorder that counts the patients it is asked to
+// make keys for.
+type keyCountingStore struct {
+	*audit.Recorder
+	mu       sync.Mutex
+	patients int
+}
+
+func (s *keyCountingStore) EnsureKeys(ctx context.Context, patientIDs []string) error {
+	s.mu.Lock()
+	s.patients += len(patientIDs)
+	s.mu.Unlock()
+	return s.Recorder.EnsureKeys(ctx, patientIDs)
+}
+
+// The data keys of a feed's patients are made per chunk, before sealing,
+// for every event that passed its checks.
+func TestKeysMadePerChunk(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		kek, err := seal.CreateFileKEK(filepath.Join(t.TempDir(), "kek.json"), clock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := seal.NewSealer(d, kek, clock)
+		rec := audit.NewRecorder(d, s, clock, quietLog())
+		t.Cleanup(rec.Close)
+		ks := &keyCountingStore{Recorder: rec}
+		in := ingest.New(ks, ingest.NewCounters(clock), clock, quietLog())
+		var lines []string
+		for i := range 600 {
+			lines = append(lines, fhirLine(t, access(i)))
+		}
+		lines = append(lines, `{"resourceType":"Patient"}`)
+		rep, err := in.IngestNDJSON(context.Background(), "ehr", strings.NewReader(strings.Join(lines, "\n")), nil)
+		if err != nil || rep.Accepted != 600 || rep.Rejected != 1 {
+			t.Fatalf("accepted %d rejected %d: %v", rep.Accepted, rep.Rejected, err)
+		}
+		if ks.patients != 600 {
+			t.Errorf("keys asked for %d events, want the 600 good ones", ks.patients)
+		}
+		if n, err := s.StoredKeyCount(context.Background()); err != nil || n != 11 {
+			t.Errorf("%d keys (%v), want one per patient (11)", n, err)
+		}
+	})
+}
