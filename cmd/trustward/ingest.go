@@ -21,6 +21,12 @@ const ingestUsage = `Usage:
       or a Bundle of them; auto tells them apart by the first line
   trustward ingest --mapping MAPPING.json FILE|-
       load a CSV access-log export through a column mapping (docs/ingest.md)
+  trustward ingest --context FILE|-
+      load the context that explains accesses for privacy monitoring: FHIR
+      R4 NDJSON (Organization, Practitioner, PractitionerRole, Patient,
+      RelatedPerson, Encounter, CareTeam, Appointment, ServiceRequest,
+      MedicationRequest; a Bundle on a line counts entry by entry) or one
+      Bundle; a resource sent again replaces the stored one
 
 Events already stored (same id) are counted as duplicates and not stored
 again, so a file can be loaded twice. A bad line or row is listed with its
@@ -30,7 +36,7 @@ were rejected or the store failed, 2 usage.
 `
 
 // ingestFlags are the flags of ingest itself; the rest go to config.
-var ingestFlags = map[string]bool{"format": true, "mapping": true, "source": true}
+var ingestFlags = map[string]bool{"format": true, "mapping": true, "source": true, "context": true}
 
 func runIngest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	own := map[string]string{}
@@ -56,6 +62,13 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 			fmt.Fprint(stderr, ingestUsage)
 		}
 		return err
+	}
+	if file, ok := own["context"]; ok {
+		if len(pos) != 0 || len(own) != 1 {
+			fmt.Fprint(stderr, ingestUsage)
+			return &config.Error{Setting: "--context", Msg: "takes the context FILE (or -) and no other file, --format, --mapping or --source"}
+		}
+		return ingestContext(ctx, cfg, file, stdout, stderr)
 	}
 	if len(pos) != 1 {
 		fmt.Fprint(stderr, ingestUsage)
@@ -127,6 +140,41 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if rep.Rejected > 0 {
 		return fmt.Errorf("%d of %d inputs were rejected (listed above); the others were stored", rep.Rejected, rep.Read)
+	}
+	return nil
+}
+
+// ingestContext stores monitoring context from a file or standard input.
+func ingestContext(ctx context.Context, cfg config.Config, file string, stdout, stderr io.Writer) error {
+	in := io.Reader(os.Stdin)
+	name := "standard input"
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return &config.Error{Setting: "--context", Msg: err.Error()}
+		}
+		defer f.Close()
+		in, name = f, file
+	}
+	a, err := app.Open(ctx, cfg, newLogger(stderr, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	start := time.Now()
+	rep, err := a.Cases.PutContext(ctx, in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stdout, "%s: %s\n", name, p)
+	}
+	if rep.Rejected > len(rep.Problems) {
+		fmt.Fprintf(stdout, "%s: ... and %d more rejected\n", name, rep.Rejected-len(rep.Problems))
+	}
+	fmt.Fprintf(stdout, "%s: %d context resources stored, %d rejected in %s\n", name, rep.Stored, rep.Rejected, time.Since(start).Round(time.Millisecond))
+	if rep.Rejected > 0 {
+		return fmt.Errorf("%d context resources were rejected (listed above); the others were stored", rep.Rejected)
 	}
 	return nil
 }

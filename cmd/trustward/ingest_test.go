@@ -70,3 +70,30 @@ func TestIngestCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestIngestContextCommand(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--data", dir, "--log-level", "error"}
+	file := filepath.Join(dir, "context.ndjson")
+	body := `{"resourceType":"Organization","id":"dept-1","name":"Cardiology"}
+{"resourceType":"Practitioner","id":"pr-1","name":[{"family":"Okafor","given":["Ada"]}]}
+{"resourceType":"Observation","id":"o-1"}
+`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), append([]string{"ingest", "--context", file}, base...), env(nil), &out, io.Discard)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "1 context resources were rejected") {
+		t.Fatalf("context with a bad resource: %v", err)
+	}
+	for _, want := range []string{"context.ndjson: line 3: ", "2 context resources stored, 1 rejected"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	err = run(context.Background(), append([]string{"ingest", "--context", file, "--source", "x"}, base...), env(nil), io.Discard, io.Discard)
+	if err == nil || exitCode(err) != 2 {
+		t.Fatalf("--context with --source: %v", err)
+	}
+}

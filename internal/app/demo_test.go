@@ -92,6 +92,7 @@ func TestDemoAccessHistory(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.DemoPatients, cfg.DemoStaff, cfg.DemoDate, cfg.DemoAccessDays = 300, 60, "2026-03-01", 10
+	cfg.MonitorWarn = true
 	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +125,16 @@ func TestDemoAccessHistory(t *testing.T) {
 	queue, err := a.Cases.Queue(ctx, cases.Filter{})
 	if err != nil || len(queue) == 0 {
 		t.Fatalf("no cases in the demo's queue (%v)", err)
+	}
+	// monitor_warn: the user of a queued case got the warning notice,
+	// which names no patient.
+	var uid string
+	if err := a.DB.QueryRow(ctx, `SELECT id FROM users WHERE username = $1`, queue[0].User).Scan(&uid); err != nil {
+		t.Fatalf("the case's user %q has no account: %v", queue[0].User, err)
+	}
+	notes, err := a.Notices.ForUser(ctx, uid)
+	if err != nil || len(notes) != 1 || notes[0].Kind != "privacy-warning" || !queue[0].Warned {
+		t.Fatalf("warning notices of %s: %+v %v (case warned: %v)", uid, notes, err, queue[0].Warned)
 	}
 	// The history's patients and staff are the demo's: the demo clinician
 	// is a practitioner the accesses name, and a patient of a case is in

@@ -177,13 +177,19 @@ func (s *Service) give(ctx context.Context, query, arg, subject, kind, title, bo
 	}
 	plain, _ := json.Marshal(message{Title: title, Body: body})
 	now := s.clock().UnixMicro()
+	// Sealed before the transaction: sealing may create the subject's data
+	// key, which needs the store's writer.
+	ids := make([]string, len(accounts))
+	sealed := make([][]byte, len(accounts))
+	for i := range accounts {
+		ids[i] = newID()
+		if sealed[i], err = s.sealer.Seal(ctx, subject, "Notice/"+ids[i], plain); err != nil {
+			return 0, err
+		}
+	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		for _, a := range accounts {
-			id := newID()
-			sealed, err := s.sealer.Seal(ctx, subject, "Notice/"+id, plain)
-			if err != nil {
-				return err
-			}
+		for i, a := range accounts {
+			id, sealed := ids[i], sealed[i]
 			state, next := "none", any(nil)
 			if a.email != nil && *a.email != "" && s.mailer != nil {
 				state, next = "pending", now
