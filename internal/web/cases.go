@@ -343,3 +343,55 @@ func actionLabel(a string) string {
 	}
 	return a
 }
+
+// patientExplanation says, to the patient, why privacy monitoring thinks
+// an access happened; "" when nothing on record explains it (neutral:
+// the patient can ask with "this looks wrong").
+func patientExplanation(kind string) string {
+	switch kind {
+	case explain.KindEncounter:
+		return "They took part in your visit or stay."
+	case explain.KindCareTeam:
+		return "They are on your care team."
+	case explain.KindOrdered:
+		return "They ordered a test or medicine for you."
+	case explain.KindCharted:
+		return "They had written in your record shortly before."
+	case explain.KindAppointment:
+		return "You had an appointment with them."
+	case explain.KindConsult:
+		return "Their team was asked for a consult or referral about you."
+	case explain.KindDepartment:
+		return "They work in the department where you were being treated."
+	case explain.KindCoverage:
+		return "They were covering your care team's patients."
+	case explain.KindWorkQueue:
+		return "Billing, records or front-desk work for your visit."
+	}
+	return ""
+}
+
+// monitorExplanations returns the patient-facing explanation of each of
+// the events that privacy monitoring has scored. It never fails the page:
+// without monitoring the timeline shows the access policy's basis only.
+func (s *Server) monitorExplanations(ctx context.Context, evs []audit.Stored) map[string]string {
+	out := map[string]string{}
+	if s.Cases == nil || len(evs) == 0 {
+		return out
+	}
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.Event.ID
+	}
+	kinds, err := s.Cases.Explanations(ctx, ids)
+	if err != nil {
+		s.Log.Warn("explanations unavailable for the access timeline", "err", err)
+		return out
+	}
+	for id, k := range kinds {
+		if t := patientExplanation(k); t != "" {
+			out[id] = t
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/trustward/trustward/internal/audit"
 	"github.com/trustward/trustward/internal/config"
+	"github.com/trustward/trustward/internal/identity"
 	"github.com/trustward/trustward/internal/monitor/cases"
 	"github.com/trustward/trustward/internal/sim"
 )
@@ -94,6 +96,29 @@ func TestCaseWorkflowAPI(t *testing.T) {
 			}
 			if err := a.Cases.Sync(ctx); err != nil {
 				t.Fatal(err)
+			}
+
+			// The patient sees the explanation monitoring found in their
+			// access timeline.
+			var pid string
+			if err := a.DB.QueryRow(ctx, `SELECT e.patient_id FROM audit_events e JOIN monitor_explanations x ON x.event_id = e.id WHERE x.kind = 'encounter-participant' ORDER BY e.seq LIMIT 1`).Scan(&pid); err != nil {
+				t.Fatal(err)
+			}
+			h, err := a.Identity.Hasher().Hash(ctx, password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Identity.CreateUsers(ctx, []identity.User{{ID: "u-pat", Username: "simpatient", DisplayName: "Sim Patient", Role: identity.RolePatient, PatientID: pid}}, h); err != nil {
+				t.Fatal(err)
+			}
+			pc := a.browser(t)
+			res, err = pc.PostForm(a.srv.URL+"/signin", url.Values{"username": {"simpatient"}, "password": {password}, "next": {"/portal"}})
+			if err != nil || res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("patient sign-in: %v %v", res, err)
+			}
+			res.Body.Close()
+			if res, body := get(t, pc, a.srv.URL+"/portal/accesses"); res.StatusCode != http.StatusOK || !strings.Contains(body, "They took part in your visit or stay.") {
+				t.Fatalf("the portal timeline lacks monitoring's explanation: %d", res.StatusCode)
 			}
 
 			if res, _ := apiJSON(t, a, ben, "GET", "/api/v1/monitor/cases", ""); res.StatusCode != http.StatusForbidden {

@@ -179,6 +179,7 @@ func (s *Server) portalAccesses(w http.ResponseWriter, r *http.Request, u identi
 		reported[rep.EventID] = true
 	}
 	v := &portalView{Period: period, Kind: kind, Reports: reports}
+	monitored := s.monitorExplanations(ctx, evs)
 	var times []time.Time
 	for _, st := range evs {
 		e := st.Event
@@ -196,6 +197,9 @@ func (s *Server) portalAccesses(w http.ResponseWriter, r *http.Request, u identi
 		if e.BreakGlass != nil {
 			row.BreakGlass = true
 			row.BGReason, _ = s.Access.Rules().ReasonLabel(e.BreakGlass.ReasonCode)
+		}
+		if row.Explanation == "" {
+			row.Explanation = monitored[e.ID]
 		}
 		if row.Denied {
 			row.Explanation = "The access was refused: " + e.OutcomeDesc
