@@ -19,7 +19,7 @@ pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
 # Packages with concurrency of their own, also run under the race detector;
 # those not written yet are left out.
-race_candidates=(internal/audit internal/ledger internal/monitor)
+race_candidates=(internal/audit internal/ledger internal/monitor internal/monitor/detect internal/monitor/cases)
 staticcheck_version=0.8.2
 litewitness_version=v0.9.0
 

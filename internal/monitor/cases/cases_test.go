@@ -453,3 +453,46 @@ func mustKEK(t testing.TB) seal.KeyEncrypter {
 	}
 	return kek
 }
+
+// TestLoopScoresLiveEventsWithinASecond runs the background loop: an
+// event recorded while it runs is scored within a second, and Close
+// stops it.
+func TestLoopScoresLiveEventsWithinASecond(t *testing.T) {
+	w := simWorld(t)
+	d := dbtest.SQLite(t)
+	ctx := context.Background()
+	f := newFixture(t, d, false)
+	if _, err := f.svc.PutContext(ctx, bytes.NewReader(w.context)); err != nil {
+		t.Fatal(err)
+	}
+	f.store(t, w.events[:len(w.events)-1])
+	f.svc.Start()
+	defer f.svc.Close()
+	waitFor := func(what string, ok func() bool) time.Duration {
+		start := time.Now()
+		for !ok() {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("%s: not within 10 s (status %+v)", what, f.svc.Status())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	waitFor("the history", func() bool { return f.svc.Status().Events == int64(len(w.events)-1) })
+	last := w.events[len(w.events)-1]
+	if last.PatientID == "" {
+		t.Fatal("the simulated month should end with a patient access")
+	}
+	f.store(t, []audit.Event{last})
+	took := waitFor("the live event", func() bool {
+		got, err := f.svc.Explanations(ctx, []string{last.ID})
+		return err == nil && got[last.ID] != ""
+	})
+	if took > time.Second {
+		t.Fatalf("a live event was scored after %s, want under 1 s", took)
+	}
+	f.svc.Close()
+	if st := f.svc.Status(); st.Err != "" {
+		t.Fatalf("the loop ended with %s", st.Err)
+	}
+}
