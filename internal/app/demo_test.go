@@ -23,7 +23,7 @@ func loadDemo(t *testing.T, engine string) *app.App {
 	if engine == "postgres" {
 		cfg.DB = dbtest.PostgresURL(t)
 	}
-	cfg.DemoPatients, cfg.DemoStaff, cfg.DemoDate, cfg.DemoAccessDays = 80, 20, "2026-03-01", 0
+	cfg.DemoPatients, cfg.DemoStaff, cfg.DemoDate = 80, 20, "2026-03-01"
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func loadDemo(t *testing.T, engine string) *app.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Patients != 80 || res.Staff != 20 || len(res.Demo) != 7 {
+	if res.Patients != 80 || res.Staff != 20 || len(res.Demo) != 7 || res.AccessDays != 0 || res.AccessSkipped == "" {
 		t.Fatalf("demo: %+v", res)
 	}
 	return a

@@ -446,9 +446,6 @@ func (c Config) Validate() error {
 	if c.DemoAccessDays != 0 && (c.DemoAccessDays < 4 || c.DemoAccessDays > 90) {
 		return &Error{"--demo-access-days", "must be 0 (none) or between 4 and 90"}
 	}
-	if c.DemoAccessDays > 0 && (c.DemoPatients < 50 || c.DemoStaff < 40) {
-		return &Error{"--demo-access-days", "an access history needs a demo hospital of at least 50 patients and 40 staff; set it to 0 for a smaller one"}
-	}
 	if err := c.validateATNA(); err != nil {
 		return err
 	}
