@@ -102,6 +102,10 @@ type event struct {
 	kind   eventKind
 	origin bool // introduced "0": before every version
 	v      version.Version
+	// one is v's string alone in a slice of capacity one: a finding whose
+	// window this event closes shares it as its Fixed or LastAffected list
+	// instead of allocating one (an append to it copies).
+	one []string
 }
 
 // versionRange is a SEMVER or ECOSYSTEM range with its events parsed and
@@ -246,7 +250,11 @@ func compileRange(ecosystem string, events []rawEvent) (*versionRange, error) {
 		if err != nil {
 			return nil, fmt.Errorf("events[%d]: %w", k, err)
 		}
-		vr.events = append(vr.events, event{kind: kind, v: v})
+		ev := event{kind: kind, v: v}
+		if kind != introduced {
+			ev.one = []string{v.String()}
+		}
+		vr.events = append(vr.events, ev)
 	}
 	if !slices.ContainsFunc(vr.events, func(e event) bool { return e.kind == introduced }) {
 		return nil, errors.New("no introduced event")
@@ -320,9 +328,12 @@ func (r *versionRange) contains(v version.Version) (bool, *event) {
 	return true, nil
 }
 
-// listed reports whether the explicit versions list names v (a leading "v"
-// on either side ignored, as OSV-Scanner does).
-func (e *entry) listed(v string) bool {
-	_, found := slices.BinarySearch(e.versions, strings.TrimPrefix(v, "v"))
+// listed reports whether the explicit versions list names v, given with a
+// leading "v" removed (it is ignored on either side, as OSV-Scanner does).
+func (e *entry) listed(trimmed string) bool {
+	if len(e.versions) == 0 {
+		return false
+	}
+	_, found := slices.BinarySearch(e.versions, trimmed)
 	return found
 }

@@ -26,9 +26,11 @@ var (
 
 // Index is a read-only vulnerability index; it is safe for concurrent use.
 type Index struct {
-	packages       map[packageKey][]*entry
-	ecosystems     map[string]string // lower-case ecosystem -> as OSV spells it
-	counts         map[string]int    // advisories per ecosystem
+	packages map[packageKey][]*entry
+	// ecosystems maps an ecosystem in lower case, and each spelling the
+	// advisories use, to the spelling the index keys packages by.
+	ecosystems     map[string]string
+	counts         map[string]int // advisories per ecosystem
 	advisories     int
 	withdrawn      int
 	problems       []Problem
@@ -127,15 +129,19 @@ func (s Status) String() string {
 // affected by any loaded advisory.
 type Finding struct {
 	Component Component // as given, with blanks filled from its purl
-	Status    Status
-	Advisory  *Advisory // StatusAffected only; shared, do not modify
+	// Position is the component's index in the list given to Scan (0 for
+	// Match).
+	Position int
+	Status   Status
+	Advisory *Advisory // StatusAffected only; shared, do not modify
 
 	// InRange: the version lies in a SEMVER or ECOSYSTEM range; Listed: an
 	// explicit versions list names it. Either makes it affected.
 	InRange, Listed bool
 	// Fixed lists the versions that close the component's affected window
 	// (one per matching range); LastAffected the last affected versions of
-	// windows that have no fix. Both are empty when no fix is known.
+	// windows that have no fix. Both are empty when no fix is known. They
+	// may share memory with the index: do not modify their elements.
 	Fixed, LastAffected []string
 	// KEV is set when the advisory's ID or an alias is in the CISA Known
 	// Exploited Vulnerabilities catalog.
@@ -146,11 +152,12 @@ type Finding struct {
 
 // Match checks one package version; see Scan.
 func (ix *Index) Match(ecosystem, name, version string) []Finding {
-	return ix.match(Component{Ecosystem: ecosystem, Name: name, Version: version})
+	return ix.appendMatch(nil, Component{Ecosystem: ecosystem, Name: name, Version: version}, 0)
 }
 
 // Scan checks components, on all CPUs, and returns their findings in the
-// components' order (by advisory ID within a component).
+// components' order (by advisory ID within a component); each finding's
+// Position is its component's index in components.
 //
 // A version is affected by an advisory's affected entry when it lies in one
 // of its SEMVER or ECOSYSTEM ranges (OSV schema evaluation: events sorted
@@ -179,8 +186,8 @@ func (ix *Index) Scan(components []Component) []Finding {
 	workers := min(runtime.GOMAXPROCS(0), (len(components)+255)/256)
 	if workers <= 1 {
 		var out []Finding
-		for _, c := range components {
-			out = append(out, ix.match(c)...)
+		for i, c := range components {
+			out = ix.appendMatch(out, c, i)
 		}
 		return out
 	}
@@ -191,8 +198,8 @@ func (ix *Index) Scan(components []Component) []Finding {
 		lo, hi := w*chunk, min((w+1)*chunk, len(components))
 		wg.Go(func() {
 			var out []Finding
-			for _, c := range components[lo:hi] {
-				out = append(out, ix.match(c)...)
+			for i := lo; i < hi; i++ {
+				out = ix.appendMatch(out, components[i], i)
 			}
 			parts[w] = out
 		})
@@ -201,20 +208,27 @@ func (ix *Index) Scan(components []Component) []Finding {
 	return slices.Concat(parts...)
 }
 
-func (ix *Index) match(c Component) []Finding {
+// appendMatch appends the findings of the component at position pos to
+// out. The package's entries are in advisory ID order, so an advisory's
+// entries come one after another (its finding is the last one appended)
+// and the findings need no sorting.
+func (ix *Index) appendMatch(out []Finding, c Component, pos int) []Finding {
 	c, err := c.resolve()
 	if err != nil {
 		status := StatusError
 		if errors.Is(err, ErrUnknownEcosystem) {
 			status = StatusUnmatched
 		}
-		return []Finding{{Component: c, Status: status, Err: err}}
+		return append(out, Finding{Component: c, Position: pos, Status: status, Err: err})
 	}
 	base, release, _ := strings.Cut(c.Ecosystem, ":")
-	eco, known := ix.ecosystems[strings.ToLower(base)]
+	eco, known := ix.ecosystems[base]
 	if !known {
-		return []Finding{{Component: c, Status: StatusUnmatched,
-			Err: fmt.Errorf("%w: %q (loaded: %s)", ErrUnknownEcosystem, c.Ecosystem, strings.Join(slices.Sorted(maps.Keys(ix.counts)), ", "))}}
+		eco, known = ix.ecosystems[strings.ToLower(base)]
+	}
+	if !known {
+		return append(out, Finding{Component: c, Position: pos, Status: StatusUnmatched,
+			Err: fmt.Errorf("%w: %q (loaded: %s)", ErrUnknownEcosystem, c.Ecosystem, strings.Join(slices.Sorted(maps.Keys(ix.counts)), ", "))})
 	}
 	name, ver := normalizeName(eco, c.Name), c.Version
 	if eco == "Go" {
@@ -222,18 +236,16 @@ func (ix *Index) match(c Component) []Finding {
 	}
 	entries := ix.packages[packageKey{ecosystem: eco, name: name}]
 	if len(entries) == 0 {
-		return nil
+		return out
 	}
 	if strings.TrimSpace(ver) == "" {
-		return []Finding{{Component: c, Status: StatusError,
-			Err: fmt.Errorf("%w: %s %s has %d advisory entries", ErrNoVersion, eco, c.Name, len(entries))}}
+		return append(out, Finding{Component: c, Position: pos, Status: StatusError,
+			Err: fmt.Errorf("%w: %s %s has %d advisory entries", ErrNoVersion, eco, c.Name, len(entries))})
 	}
 	v, verr := version.Parse(eco, ver)
-	var (
-		findings  []Finding
-		byID      = map[string]int{}
-		unchecked int
-	)
+	trimmed := strings.TrimPrefix(ver, "v")
+	first := len(out) // this component's findings are out[first:]
+	unchecked := 0
 	for _, e := range entries {
 		if release != "" && e.release != "" && e.release != release {
 			continue
@@ -245,9 +257,8 @@ func (ix *Index) match(c Component) []Finding {
 			}
 			ranges = ranges[:e.beforeOther]
 		}
-		listed := e.listed(ver)
-		inRange := false
-		var fix, last []string
+		listed := e.listed(trimmed)
+		var f *Finding // the advisory's finding, once the entry affects v
 		if verr != nil {
 			if len(ranges) > 0 && !listed {
 				unchecked++
@@ -258,37 +269,42 @@ func (ix *Index) match(c Component) []Finding {
 				if !ok {
 					continue
 				}
-				inRange = true
+				if f == nil {
+					out, f = ix.findingFor(out, first, c, pos, e.advisory)
+				}
+				f.InRange = true
 				switch {
 				case closer == nil:
 				case closer.kind == fixed:
-					fix = append(fix, closer.v.String())
+					f.Fixed = appendNew(f.Fixed, closer.one)
 				default:
-					last = append(last, closer.v.String())
+					f.LastAffected = appendNew(f.LastAffected, closer.one)
 				}
 			}
 		}
-		if !listed && !inRange {
-			continue
+		if listed {
+			if f == nil {
+				out, f = ix.findingFor(out, first, c, pos, e.advisory)
+			}
+			f.Listed = true
 		}
-		i, seen := byID[e.advisory.ID]
-		if !seen {
-			i = len(findings)
-			byID[e.advisory.ID] = i
-			findings = append(findings, Finding{Component: c, Status: StatusAffected, Advisory: e.advisory, KEV: ix.kev.match(e.advisory)})
-		}
-		f := &findings[i]
-		f.Listed = f.Listed || listed
-		f.InRange = f.InRange || inRange
-		f.Fixed = appendNew(f.Fixed, fix...)
-		f.LastAffected = appendNew(f.LastAffected, last...)
 	}
-	slices.SortFunc(findings, func(a, b Finding) int { return strings.Compare(a.Advisory.ID, b.Advisory.ID) })
 	if unchecked > 0 {
-		findings = append(findings, Finding{Component: c, Status: StatusError,
+		out = append(out, Finding{Component: c, Position: pos, Status: StatusError,
 			Err: fmt.Errorf("%d advisory ranges for %s %s not checked: %w", unchecked, eco, c.Name, verr)})
 	}
-	return findings
+	return out
+}
+
+// findingFor returns the finding of advisory a among the component's
+// findings out[first:], appending it if it is not the last one (a's
+// entries are adjacent, so it can only be the last).
+func (ix *Index) findingFor(out []Finding, first int, c Component, pos int, a *Advisory) ([]Finding, *Finding) {
+	if n := len(out); n > first && out[n-1].Advisory == a {
+		return out, &out[n-1]
+	}
+	out = append(out, Finding{Component: c, Position: pos, Status: StatusAffected, Advisory: a, KEV: ix.kev.match(a)})
+	return out, &out[len(out)-1]
 }
 
 // resolve fills the component's blanks from its purl.
@@ -334,11 +350,15 @@ func goStdlib(name, ver string) (string, string) {
 	return name, ver
 }
 
-func appendNew(list []string, items ...string) []string {
-	for _, it := range items {
-		if !slices.Contains(list, it) {
-			list = append(list, it)
-		}
+// appendNew adds the string of one, a slice of a single version, to list
+// unless list has it. An empty list becomes one itself: its capacity is
+// one, so a later append copies and the index's slice is never written.
+func appendNew(list, one []string) []string {
+	switch {
+	case len(list) == 0:
+		return one
+	case slices.Contains(list, one[0]):
+		return list
 	}
-	return list
+	return append(list, one[0])
 }

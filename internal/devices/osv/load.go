@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,6 +204,17 @@ func build(jobs []job, results []result) *Index {
 				counted[e.base] = true
 			}
 		}
+	}
+	// Components mostly spell the ecosystem as the advisories do: look that
+	// up without lowering it.
+	for spelled := range ix.counts {
+		ix.ecosystems[spelled] = ix.ecosystems[strings.ToLower(spelled)]
+	}
+	// Each package's entries in advisory ID order (stably, so that an
+	// advisory's entries keep their order): match then meets an advisory's
+	// entries one after another and its findings come out sorted.
+	for _, entries := range ix.packages {
+		slices.SortStableFunc(entries, func(a, b *entry) int { return strings.Compare(a.advisory.ID, b.advisory.ID) })
 	}
 	return ix
 }
