@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -160,8 +159,8 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	// Components with a usable purl go to the index by their raw purl;
 	// those with only a CPE to the CPE source; the others are unmatched,
 	// with the reason.
-	var comps []osv.Component
-	var byIndex []*sbom.Component
+	comps := make([]osv.Component, 0, len(doc.Components))
+	byIndex := make([]*sbom.Component, 0, len(doc.Components))
 	for i := range doc.Components {
 		c := &doc.Components[i]
 		switch {
@@ -181,12 +180,23 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 
 	affectedByPurl := make([]bool, len(comps))
 	failed := make([]bool, len(comps))
-	refIndex := make(map[string]int, len(comps))
+	// Components that share purl and ref are one to the summary: their
+	// findings and failures go to the last of them.
+	owner := make([]int, len(comps))
+	type purlRef struct{ purl, ref string }
+	last := make(map[purlRef]int, len(comps))
 	for i, c := range comps {
-		refIndex[c.PURL+"\x00"+c.Ref] = i
+		last[purlRef{c.PURL, c.Ref}] = i
 	}
-	for _, f := range opts.Index.Scan(comps) {
-		i := refIndex[f.Component.PURL+"\x00"+f.Component.Ref]
+	for i, c := range comps {
+		owner[i] = last[purlRef{c.PURL, c.Ref}]
+	}
+	found := opts.Index.Scan(comps)
+	res.Findings = slices.Grow(res.Findings, len(found))
+	facts := map[*osv.Advisory]*advisoryFacts{}
+	for k := range found {
+		f := &found[k]
+		i := owner[f.Position]
 		c := byIndex[i]
 		switch f.Status {
 		case osv.StatusUnmatched, osv.StatusError:
@@ -197,14 +207,15 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 			continue
 		}
 		a := f.Advisory
-		out := Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
-			MatchedBy: "purl", Advisory: a.ID, Aliases: nonNil(a.Aliases), Summary: a.Summary, Fixed: nonNil(f.Fixed), KEV: f.KEV != nil}
-		for _, s := range a.Severity {
-			if strings.HasPrefix(s.Type, "CVSS_V3") || (out.CVSS == "" && strings.HasPrefix(s.Type, "CVSS")) {
-				out.CVSS = s.Score
-			}
+		af := facts[a]
+		if af == nil {
+			af = newAdvisoryFacts(a)
+			facts[a] = af
 		}
-		if m.add(c, out, a.IDs()) {
+		out := Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
+			MatchedBy: "purl", Advisory: a.ID, Aliases: af.aliases, Summary: a.Summary, Fixed: nonNil(f.Fixed), KEV: f.KEV != nil,
+			CVSS: af.cvss, Severity: af.severity}
+		if m.add(c, &out, af.ids) {
 			affectedByPurl[i] = true
 		}
 	}
@@ -231,7 +242,13 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 			}
 			return 1
 		}
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version), strings.Compare(a.Advisory, b.Advisory))
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Version, b.Version); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Advisory, b.Advisory)
 	})
 	sorted := make([]Finding, len(order))
 	for i, f := range order {
@@ -282,11 +299,31 @@ func (m *matcher) unmatched(c *sbom.Component, reason string) {
 	m.res.Summary.Unmatched = append(m.res.Summary.Unmatched, Unmatched{Component: c.Label(), Ref: c.Ref, Reason: reason})
 }
 
-// add applies VEX to a finding, rates it and counts it; it reports whether
-// the finding is open.
-func (m *matcher) add(c *sbom.Component, out Finding, ids []string) bool {
+// advisoryFacts is what every finding of one advisory reports the same
+// way, worked out once per scan.
+type advisoryFacts struct {
+	ids, aliases   []string
+	cvss, severity string
+}
+
+func newAdvisoryFacts(a *osv.Advisory) *advisoryFacts {
+	af := &advisoryFacts{ids: a.IDs(), aliases: nonNil(a.Aliases)}
+	for _, s := range a.Severity {
+		if strings.HasPrefix(s.Type, "CVSS_V3") || (af.cvss == "" && strings.HasPrefix(s.Type, "CVSS")) {
+			af.cvss = s.Score
+		}
+	}
+	af.severity = rate(af.cvss)
+	return af
+}
+
+// add applies VEX to a finding, rates it unless it is rated, and counts it;
+// it reports whether the finding is open.
+func (m *matcher) add(c *sbom.Component, out *Finding, ids []string) bool {
 	sum := &m.res.Summary
-	out.Severity = rate(out.CVSS)
+	if out.Severity == "" {
+		out.Severity = rate(out.CVSS)
+	}
 	if m.statements != nil {
 		keys := nonEmpty(c.Purl, c.CPE, c.Ref, m.doc.BOMLink(c.Ref))
 		for _, id := range ids {
@@ -297,7 +334,7 @@ func (m *matcher) add(c *sbom.Component, out Finding, ids []string) bool {
 			}
 		}
 	}
-	m.res.Findings = append(m.res.Findings, out)
+	m.res.Findings = append(m.res.Findings, *out)
 	sum.Findings++
 	if out.Suppressed {
 		sum.Suppressed++
@@ -343,7 +380,7 @@ func (m *matcher) matchCPE(c *sbom.Component) {
 				out.KEV = true
 			}
 		}
-		if m.add(c, out, ids) {
+		if m.add(c, &out, ids) {
 			open = true
 		}
 	}
