@@ -183,26 +183,48 @@ func (ix *Index) Match(ecosystem, name, version string) []Finding {
 // LikeOSVScanner reproduces the first and third, which are the only ones
 // that change results on the shared data.
 func (ix *Index) Scan(components []Component) []Finding {
-	workers := min(runtime.GOMAXPROCS(0), (len(components)+255)/256)
-	if workers <= 1 {
-		var out []Finding
-		for i, c := range components {
-			out = ix.appendMatch(out, c, i)
-		}
-		return out
-	}
-	parts := make([][]Finding, workers)
+	return slices.Concat(ix.ScanParts(components)...)
+}
+
+// partSize bounds the parts of ScanParts, in findings.
+const partSize = 2048
+
+// ScanParts is Scan without the joining: the findings come in parts, in
+// order, that together are what Scan returns. A caller that reads them
+// once, in order, saves a copy of every finding; and the parts, being
+// bounded, are never copied to grow.
+func (ix *Index) ScanParts(components []Component) [][]Finding {
+	workers := max(1, min(runtime.GOMAXPROCS(0), (len(components)+255)/256))
+	parts := make([][][]Finding, workers)
 	chunk := (len(components) + workers - 1) / workers
 	var wg sync.WaitGroup
 	for w := range workers {
 		lo, hi := w*chunk, min((w+1)*chunk, len(components))
-		wg.Go(func() {
+		scan := func() {
+			var done [][]Finding
 			var out []Finding
 			for i := lo; i < hi; i++ {
+				// A part is closed when it is nearly full, so that a
+				// component's findings seldom make it grow; parts start
+				// small and double up to partSize.
+				if cap(out)-len(out) < cap(out)/8+1 {
+					if len(out) > 0 {
+						done = append(done, out)
+					}
+					out = make([]Finding, 0, min(partSize, max(16, 2*cap(out))))
+				}
 				out = ix.appendMatch(out, components[i], i)
 			}
-			parts[w] = out
-		})
+			if len(out) > 0 {
+				done = append(done, out)
+			}
+			parts[w] = done
+		}
+		if workers == 1 {
+			scan()
+			break
+		}
+		wg.Go(scan)
 	}
 	wg.Wait()
 	return slices.Concat(parts...)

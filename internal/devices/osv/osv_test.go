@@ -3,6 +3,7 @@ package osv_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -459,8 +460,9 @@ func TestScan(t *testing.T) {
 	}
 }
 
-// TestScanParallel checks that the parallel Scan returns what Match does,
-// in order, over many components.
+// TestScanParallel checks that the parallel Scan, and ScanParts, return
+// what Match does, in order, each finding with its component's position,
+// over many components.
 func TestScanParallel(t *testing.T) {
 	ix := sharedIndex(t)
 	var cs []osv.Component
@@ -469,24 +471,47 @@ func TestScanParallel(t *testing.T) {
 		case 0:
 			cs = append(cs, osv.Component{Ecosystem: "PyPI", Name: "django", Version: []string{"1.0.3", "2.2.0", "3.2.1", "4.2"}[i%4], Ref: string(rune('a' + i%26))})
 		case 1:
-			cs = append(cs, osv.Component{Ecosystem: "Go", Name: "golang.org/x/net", Version: "v0.17.0"})
+			cs = append(cs, osv.Component{Ecosystem: "Go", Name: []string{"golang.org/x/net", "stdlib"}[i%2], Version: "v0.17.0"})
 		default:
 			cs = append(cs, osv.Component{Ecosystem: "npm", Name: "left-pad", Version: "1.0.0"})
 		}
 	}
 	var want []osv.Finding
-	for _, c := range cs {
-		want = append(want, ix.Match(c.Ecosystem, c.Name, c.Version)...)
-	}
-	got := ix.Scan(cs)
-	if len(got) != len(want) {
-		t.Fatalf("Scan: %d findings, Match: %d", len(got), len(want))
-	}
-	for i := range got {
-		if got[i].Status != want[i].Status || (got[i].Advisory != want[i].Advisory) || got[i].Component.Name != want[i].Component.Name {
-			t.Fatalf("finding %d differs: %+v vs %+v", i, got[i], want[i])
+	var positions []int
+	for i, c := range cs {
+		for _, f := range ix.Match(c.Ecosystem, c.Name, c.Version) {
+			want = append(want, f)
+			positions = append(positions, i)
 		}
 	}
+	same := func(what string, got []osv.Finding) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d findings, Match: %d", what, len(got), len(want))
+		}
+		for i, g := range got {
+			w := want[i]
+			if g.Status != w.Status || g.Advisory != w.Advisory || g.Component.Name != w.Component.Name || g.Component.Version != w.Component.Version ||
+				g.InRange != w.InRange || g.Listed != w.Listed || !slices.Equal(g.Fixed, w.Fixed) || !slices.Equal(g.LastAffected, w.LastAffected) ||
+				g.KEV != w.KEV || fmt.Sprint(g.Err) != fmt.Sprint(w.Err) {
+				t.Fatalf("%s: finding %d differs: %+v vs %+v", what, i, g, w)
+			}
+			if g.Position != positions[i] || g.Component.Ref != cs[positions[i]].Ref {
+				t.Fatalf("%s: finding %d at position %d (ref %q), want %d", what, i, g.Position, g.Component.Ref, positions[i])
+			}
+		}
+	}
+	same("Scan", ix.Scan(cs))
+	parts := ix.ScanParts(cs)
+	if len(parts) < 2 {
+		t.Fatalf("%d findings in %d parts", len(want), len(parts))
+	}
+	for i, p := range parts {
+		if len(p) == 0 {
+			t.Fatalf("part %d is empty", i)
+		}
+	}
+	same("ScanParts", slices.Concat(parts...))
 }
 
 func TestLoadDirErrors(t *testing.T) {
