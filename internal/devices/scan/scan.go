@@ -191,32 +191,38 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	for i, c := range comps {
 		owner[i] = last[purlRef{c.PURL, c.Ref}]
 	}
-	found := opts.Index.Scan(comps)
-	res.Findings = slices.Grow(res.Findings, len(found))
+	parts := opts.Index.ScanParts(comps)
+	total := 0
+	for _, part := range parts {
+		total += len(part)
+	}
+	res.Findings = slices.Grow(res.Findings, total)
 	facts := map[*osv.Advisory]*advisoryFacts{}
-	for k := range found {
-		f := &found[k]
-		i := owner[f.Position]
-		c := byIndex[i]
-		switch f.Status {
-		case osv.StatusUnmatched, osv.StatusError:
-			if !failed[i] {
-				failed[i] = true
-				m.unmatched(c, f.Err.Error())
+	for _, part := range parts {
+		for k := range part {
+			f := &part[k]
+			i := owner[f.Position]
+			c := byIndex[i]
+			switch f.Status {
+			case osv.StatusUnmatched, osv.StatusError:
+				if !failed[i] {
+					failed[i] = true
+					m.unmatched(c, f.Err.Error())
+				}
+				continue
 			}
-			continue
-		}
-		a := f.Advisory
-		af := facts[a]
-		if af == nil {
-			af = newAdvisoryFacts(a)
-			facts[a] = af
-		}
-		out := Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
-			MatchedBy: "purl", Advisory: a.ID, Aliases: af.aliases, Summary: a.Summary, Fixed: nonNil(f.Fixed), KEV: f.KEV != nil,
-			CVSS: af.cvss, Severity: af.severity}
-		if m.add(c, &out, af.ids) {
-			affectedByPurl[i] = true
+			a := f.Advisory
+			af := facts[a]
+			if af == nil {
+				af = newAdvisoryFacts(a)
+				facts[a] = af
+			}
+			out := Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
+				MatchedBy: "purl", Advisory: a.ID, Aliases: af.aliases, Summary: a.Summary, Fixed: nonNil(f.Fixed), KEV: f.KEV != nil,
+				CVSS: af.cvss, Severity: af.severity}
+			if m.add(c, &out, af.ids) {
+				affectedByPurl[i] = true
+			}
 		}
 	}
 	for i := range comps {
