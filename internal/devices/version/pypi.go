@@ -47,6 +47,14 @@ type pypi struct {
 }
 
 func parsePyPI(s string) (ordered, error) {
+	if v := parsePyPIRelease(s); v != nil {
+		return v, nil
+	}
+	return parsePyPIPattern(s)
+}
+
+// parsePyPIPattern reads any PEP 440 or legacy version with the pattern.
+func parsePyPIPattern(s string) (ordered, error) {
 	low := strings.ToLower(s)
 	m := pep440.FindStringSubmatch(low)
 	if m == nil {
@@ -92,6 +100,37 @@ func parsePyPI(s string) (ordered, error) {
 		v.local = strings.FieldsFunc(l, func(r rune) bool { return r == '.' || r == '-' || r == '_' })
 	}
 	return v, nil
+}
+
+// parsePyPIRelease reads the commonest form, a bare release ("2.31.0",
+// "v1.2"), without the regular expression: it returns what the pattern's
+// match gives, or nil for any other form.
+func parsePyPIRelease(s string) *pypi {
+	t := s
+	if t != "" && (t[0] == 'v' || t[0] == 'V') {
+		t = t[1:]
+	}
+	dots := 0
+	for i := 0; i < len(t); i++ {
+		switch {
+		case isDigit(t[i]):
+		case t[i] == '.' && i > 0 && i+1 < len(t) && t[i-1] != '.':
+			dots++
+		default:
+			return nil
+		}
+	}
+	if t == "" {
+		return nil
+	}
+	v := &pypi{epoch: "0", release: make([]string, 0, dots+1)}
+	for r := range strings.SplitSeq(t, ".") {
+		v.release = append(v.release, trimZeros(r))
+	}
+	for len(v.release) > 1 && v.release[len(v.release)-1] == "0" {
+		v.release = v.release[:len(v.release)-1]
+	}
+	return v
 }
 
 // legacyParts is setuptools' _legacy_cmpkey: numbers zero-padded to eight
