@@ -23,6 +23,8 @@ type Advisory struct {
 	Withdrawn time.Time // zero unless withdrawn
 	Severity  []Severity
 	Source    string // the file (and zip member) it was read from
+
+	seq int // its place among the index's advisories
 }
 
 // Severity is one OSV severity score, e.g. {"CVSS_V3", "CVSS:3.1/AV:N/..."}.
@@ -114,6 +116,10 @@ type event struct {
 type versionRange struct {
 	events []event
 	limits []version.Version
+	// monotone: the scheme's order is transitive (all but Maven's and
+	// Alpine's, at their edges), so no event after one above v can change
+	// v's status and contains stops there.
+	monotone bool
 }
 
 // errMalformed marks problems with the content of an advisory.
@@ -214,7 +220,8 @@ func compile(data []byte, source string) (*compiled, error) {
 // (for SEMVER ranges too, as OSV-Scanner does: the component's version is
 // read by its ecosystem).
 func compileRange(ecosystem string, events []rawEvent) (*versionRange, error) {
-	vr := &versionRange{}
+	scheme := version.SchemeOf(ecosystem)
+	vr := &versionRange{monotone: scheme != version.Maven && scheme != version.Alpine}
 	for k, ev := range events {
 		set := 0
 		for _, p := range []*string{ev.Introduced, ev.Fixed, ev.LastAffected, ev.Limit} {
@@ -302,17 +309,25 @@ func (r *versionRange) contains(v version.Version) (bool, *event) {
 	affected, opened := false, -1
 	for i := range r.events {
 		e := &r.events[i]
+		if e.origin {
+			affected, opened = true, i
+			continue
+		}
+		c := v.Compare(e.v)
+		if c < 0 && r.monotone {
+			break // every later event is above v too
+		}
 		switch e.kind {
 		case introduced:
-			if e.origin || v.Compare(e.v) >= 0 {
+			if c >= 0 {
 				affected, opened = true, i
 			}
 		case fixed:
-			if v.Compare(e.v) >= 0 {
+			if c >= 0 {
 				affected = false
 			}
 		case lastAffected:
-			if v.Compare(e.v) > 0 {
+			if c > 0 {
 				affected = false
 			}
 		}

@@ -35,6 +35,8 @@ type Index struct {
 	withdrawn      int
 	problems       []Problem
 	kev            *KEV
+	indexed        []*Advisory // by Advisory.seq
+	kevBySeq       []*KEVEntry // kev.match of indexed[i]
 	likeOSVScanner bool
 }
 
@@ -49,6 +51,14 @@ type packageKey struct {
 func (ix *Index) WithKEV(k *KEV) *Index {
 	c := *ix
 	c.kev = k
+	c.kevBySeq = nil
+	if k != nil {
+		// Matched once per advisory here rather than once per finding.
+		c.kevBySeq = make([]*KEVEntry, len(ix.indexed))
+		for i, a := range ix.indexed {
+			c.kevBySeq[i] = k.match(a)
+		}
+	}
 	return &c
 }
 
@@ -325,7 +335,7 @@ func (ix *Index) findingFor(out []Finding, first int, c Component, pos int, a *A
 	if n := len(out); n > first && out[n-1].Advisory == a {
 		return out, &out[n-1]
 	}
-	out = append(out, Finding{Component: c, Position: pos, Status: StatusAffected, Advisory: a, KEV: ix.kev.match(a)})
+	out = append(out, Finding{Component: c, Position: pos, Status: StatusAffected, Advisory: a, KEV: ix.kevOf(a)})
 	return out, &out[len(out)-1]
 }
 
@@ -370,6 +380,14 @@ func goStdlib(name, ver string) (string, string) {
 		ver = strings.TrimPrefix(ver, "go")
 	}
 	return name, ver
+}
+
+// kevOf returns the KEV entry of an indexed advisory.
+func (ix *Index) kevOf(a *Advisory) *KEVEntry {
+	if ix.kevBySeq == nil {
+		return nil
+	}
+	return ix.kevBySeq[a.seq]
 }
 
 // appendNew adds the string of one, a slice of a single version, to list

@@ -194,6 +194,8 @@ func build(jobs []job, results []result) *Index {
 			continue
 		}
 		ix.advisories++
+		a.seq = len(ix.indexed)
+		ix.indexed = append(ix.indexed, a)
 		counted := map[string]bool{}
 		for _, e := range r.c.entries {
 			key := packageKey{ecosystem: e.base, name: e.name}
