@@ -235,13 +235,27 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	}
 	sum.Matched = sum.MatchedByPurl + sum.MatchedByCPE
 	sum.Affected = m.affected
-	// KEV first, then by package, version and advisory; sorted through
-	// pointers, since findings are large.
-	order := make([]*Finding, len(res.Findings))
-	for i := range res.Findings {
-		order[i] = &res.Findings[i]
+	sortFindings(res.Findings)
+	matched := time.Now()
+	sum.Timings = Timings{IndexLoadMs: ms(opts.IndexLoad), ParseMs: ms(parsed.Sub(start)), MatchMs: ms(matched.Sub(parsed))}
+	if d := matched.Sub(start).Seconds(); d > 0 {
+		sum.Timings.ComponentsPerSecond = float64(sum.Components) / d
 	}
-	slices.SortStableFunc(order, func(a, b *Finding) int {
+	return res, nil
+}
+
+// sortFindings puts KEV findings first, then orders by package, version
+// and advisory, keeping the order of findings equal in those. Findings are
+// large: an index is sorted (the index breaks ties, so an unstable sort
+// gives the stable order) and the findings are then moved into place along
+// the permutation's cycles, each once.
+func sortFindings(fs []Finding) {
+	perm := make([]int32, len(fs))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(i, j int32) int {
+		a, b := &fs[i], &fs[j]
 		if a.KEV != b.KEV {
 			if a.KEV {
 				return -1
@@ -254,19 +268,29 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 		if c := strings.Compare(a.Version, b.Version); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Advisory, b.Advisory)
+		if c := strings.Compare(a.Advisory, b.Advisory); c != 0 {
+			return c
+		}
+		return int(i - j)
 	})
-	sorted := make([]Finding, len(order))
-	for i, f := range order {
-		sorted[i] = *f
+	// Position k is to hold fs[perm[k]]; a done position is marked -1.
+	for start := range perm {
+		if perm[start] < 0 || int(perm[start]) == start {
+			continue
+		}
+		held := fs[start]
+		k := start
+		for {
+			from := int(perm[k])
+			perm[k] = -1
+			if from == start {
+				fs[k] = held
+				break
+			}
+			fs[k] = fs[from]
+			k = from
+		}
 	}
-	res.Findings = sorted
-	matched := time.Now()
-	sum.Timings = Timings{IndexLoadMs: ms(opts.IndexLoad), ParseMs: ms(parsed.Sub(start)), MatchMs: ms(matched.Sub(parsed))}
-	if d := matched.Sub(start).Seconds(); d > 0 {
-		sum.Timings.ComponentsPerSecond = float64(sum.Components) / d
-	}
-	return res, nil
 }
 
 // matcher holds one scan's state.

@@ -2,9 +2,13 @@ package scan
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -299,4 +303,34 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("summary does not add up: %+v", s)
 		}
 	})
+}
+
+// TestSortFindings checks the in-place sort against a stable sort of the
+// same findings: KEV first, then package, version and advisory, ties in
+// their first order (told apart here by Ref).
+func TestSortFindings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 7, 100, 5000} {
+		fs := make([]Finding, n)
+		for i := range fs {
+			fs[i] = Finding{Name: fmt.Sprint("p", rng.IntN(5)), Version: fmt.Sprint(rng.IntN(3)), Advisory: fmt.Sprint("A-", rng.IntN(4)),
+				KEV: rng.IntN(10) == 0, Ref: fmt.Sprint(i)}
+		}
+		want := slices.Clone(fs)
+		slices.SortStableFunc(want, func(a, b Finding) int {
+			if a.KEV != b.KEV {
+				if a.KEV {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version), strings.Compare(a.Advisory, b.Advisory))
+		})
+		sortFindings(fs)
+		for i := range fs {
+			if fs[i].Ref != want[i].Ref {
+				t.Fatalf("n=%d: position %d holds %+v, want %+v", n, i, fs[i], want[i])
+			}
+		}
+	}
 }
