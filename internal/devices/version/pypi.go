@@ -194,6 +194,15 @@ func legacyParts(s string) []string {
 	return parts
 }
 
+// plainKey: a PEP 440 final release (epoch 0; no pre, post or dev
+// release; no local label) of at most four small numbers.
+func (v *pypi) plainKey() (uint64, bool) {
+	if v.legacy != nil || v.epoch != "0" || v.pre != "" || v.post || v.dev || v.local != nil {
+		return 0, false
+	}
+	return plainKey(v.release)
+}
+
 func (v *pypi) compare(o ordered) int {
 	w := o.(*pypi)
 	switch {

@@ -79,6 +79,15 @@ func parseSemVer(s string, foldCase bool) (ordered, error) {
 	return v, nil
 }
 
+// plainKey: a release (no pre-release; build metadata takes no part in
+// the order) of at most four small numbers.
+func (v *semver) plainKey() (uint64, bool) {
+	if v.pre != nil {
+		return 0, false
+	}
+	return plainKey(v.nums)
+}
+
 func (v *semver) compare(o ordered) int {
 	w := o.(*semver)
 	for k := 0; k < len(v.nums) || k < len(w.nums); k++ {

@@ -107,12 +107,50 @@ type ordered interface {
 	compare(other ordered) int
 }
 
+// plainKeyer is implemented by the schemes whose plain releases (numbers
+// only) Compare can order by a single integer.
+type plainKeyer interface {
+	plainKey() (uint64, bool)
+}
+
+// plainKey packs up to four numbers below 65,536, the missing ones zero,
+// into a key that orders as the numbers do one by one; false when they do
+// not fit.
+func plainKey(nums []string) (uint64, bool) {
+	if len(nums) > 4 {
+		return 0, false
+	}
+	var key uint64
+	for i := range 4 {
+		var n uint64
+		if i < len(nums) {
+			d := nums[i]
+			if len(d) > 5 {
+				return 0, false
+			}
+			for j := 0; j < len(d); j++ {
+				n = n*10 + uint64(d[j]-'0')
+			}
+			if n > 0xffff {
+				return 0, false
+			}
+		}
+		key = key<<16 | n
+	}
+	return key, true
+}
+
 // Version is a parsed version string. The zero Version sorts before every
 // parsed one.
 type Version struct {
 	scheme Scheme
 	raw    string
 	parsed ordered
+	// plain is set for a plain release that key orders: Compare of two
+	// plain versions of one scheme compares their keys, which is what the
+	// scheme's compare gives, in a fraction of the time.
+	plain bool
+	key   uint64
 }
 
 // Parse reads s as a version of the given OSV ecosystem. Surrounding white
@@ -163,7 +201,11 @@ func Parse(ecosystem, s string) (Version, error) {
 	if err != nil {
 		return fail(err.Error())
 	}
-	return Version{scheme: scheme, raw: t, parsed: p}, nil
+	v := Version{scheme: scheme, raw: t, parsed: p}
+	if pk, ok := p.(plainKeyer); ok {
+		v.key, v.plain = pk.plainKey()
+	}
+	return v, nil
 }
 
 // Compare returns -1, 0 or +1 as v sorts before, equal to or after w.
@@ -179,6 +221,14 @@ func (v Version) Compare(w Version) int {
 		return +1
 	case v.scheme != w.scheme:
 		return cmpInt(int(v.scheme), int(w.scheme))
+	case v.plain && w.plain:
+		switch {
+		case v.key < w.key:
+			return -1
+		case v.key > w.key:
+			return +1
+		}
+		return 0
 	}
 	return sign(v.parsed.compare(w.parsed))
 }
