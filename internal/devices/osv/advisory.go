@@ -86,6 +86,9 @@ type entry struct {
 	rawName   string // as the advisory writes it
 	ranges    []*versionRange
 	versions  []string // explicit versions, a leading "v" removed, sorted
+	// listedBits marks versions among its package's listed versions
+	// (packageAdvisories.listed); nil when it lists none.
+	listedBits []uint64
 
 	// beforeOther counts the ranges that come before the first range of
 	// another type (GIT) in the advisory: all that OSV-Scanner reads.
@@ -343,12 +346,9 @@ func (r *versionRange) contains(v version.Version) (bool, *event) {
 	return true, nil
 }
 
-// listed reports whether the explicit versions list names v, given with a
-// leading "v" removed (it is ignored on either side, as OSV-Scanner does).
-func (e *entry) listed(trimmed string) bool {
-	if len(e.versions) == 0 {
-		return false
-	}
-	_, found := slices.BinarySearch(e.versions, trimmed)
-	return found
+// lists reports whether the explicit versions list names the version at
+// place i of its package's listed versions (-1: none lists it). A leading
+// "v" is ignored on either side, as OSV-Scanner does.
+func (e *entry) lists(i int) bool {
+	return i >= 0 && i/64 < len(e.listedBits) && e.listedBits[i/64]&(1<<(i%64)) != 0
 }

@@ -82,7 +82,7 @@ func benchComponents(ix *Index, n int) []Component {
 	for len(cs) < n {
 		k := keys[r.IntN(len(keys))]
 		var versions []string
-		for _, e := range ix.packages[k] {
+		for _, e := range ix.packages[k].entries {
 			versions = append(versions, e.versions...)
 			for _, rg := range e.ranges {
 				for _, ev := range rg.events {

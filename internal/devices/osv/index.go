@@ -26,7 +26,7 @@ var (
 
 // Index is a read-only vulnerability index; it is safe for concurrent use.
 type Index struct {
-	packages map[packageKey][]*entry
+	packages map[packageKey]*packageAdvisories
 	// ecosystems maps an ecosystem in lower case, and each spelling the
 	// advisories use, to the spelling the index keys packages by.
 	ecosystems     map[string]string
@@ -44,6 +44,14 @@ type Index struct {
 // as OSV normalises it.
 type packageKey struct {
 	ecosystem, name string
+}
+
+// packageAdvisories is what the index holds for one package: its affected
+// entries, in advisory ID order, and every version their versions lists
+// name (sorted, without repeats), which each entry's listedBits marks.
+type packageAdvisories struct {
+	entries []*entry
+	listed  []string
 }
 
 // WithKEV returns an index that marks findings whose advisory ID or alias
@@ -266,16 +274,24 @@ func (ix *Index) appendMatch(out []Finding, c Component, pos int) []Finding {
 	if eco == "Go" {
 		name, ver = goStdlib(name, ver)
 	}
-	entries := ix.packages[packageKey{ecosystem: eco, name: name}]
-	if len(entries) == 0 {
+	pa := ix.packages[packageKey{ecosystem: eco, name: name}]
+	if pa == nil {
 		return out
 	}
+	entries := pa.entries
 	if strings.TrimSpace(ver) == "" {
 		return append(out, Finding{Component: c, Position: pos, Status: StatusError,
 			Err: fmt.Errorf("%w: %s %s has %d advisory entries", ErrNoVersion, eco, c.Name, len(entries))})
 	}
 	v, verr := version.Parse(eco, ver)
-	trimmed := strings.TrimPrefix(ver, "v")
+	// The version's place among those the entries list, looked up once
+	// for all the entries; -1 when none lists it.
+	listedAt := -1
+	if len(pa.listed) > 0 {
+		if i, found := slices.BinarySearch(pa.listed, strings.TrimPrefix(ver, "v")); found {
+			listedAt = i
+		}
+	}
 	first := len(out) // this component's findings are out[first:]
 	unchecked := 0
 	for _, e := range entries {
@@ -289,7 +305,7 @@ func (ix *Index) appendMatch(out []Finding, c Component, pos int) []Finding {
 			}
 			ranges = ranges[:e.beforeOther]
 		}
-		listed := e.listed(trimmed)
+		listed := e.lists(listedAt)
 		var f *Finding // the advisory's finding, once the entry affects v
 		if verr != nil {
 			if len(ranges) > 0 && !listed {

@@ -167,7 +167,7 @@ func readLimited(r io.Reader, sizeHint int) ([]byte, error) {
 // build merges compiled advisories into an index, in job order.
 func build(jobs []job, results []result) *Index {
 	ix := &Index{
-		packages:   map[packageKey][]*entry{},
+		packages:   map[packageKey]*packageAdvisories{},
 		ecosystems: map[string]string{},
 		counts:     map[string]int{},
 	}
@@ -199,7 +199,12 @@ func build(jobs []job, results []result) *Index {
 		counted := map[string]bool{}
 		for _, e := range r.c.entries {
 			key := packageKey{ecosystem: e.base, name: e.name}
-			ix.packages[key] = append(ix.packages[key], e)
+			pa := ix.packages[key]
+			if pa == nil {
+				pa = &packageAdvisories{}
+				ix.packages[key] = pa
+			}
+			pa.entries = append(pa.entries, e)
 			ix.ecosystems[strings.ToLower(e.base)] = e.base
 			if !counted[e.base] {
 				ix.counts[e.base]++
@@ -215,8 +220,30 @@ func build(jobs []job, results []result) *Index {
 	// Each package's entries in advisory ID order (stably, so that an
 	// advisory's entries keep their order): match then meets an advisory's
 	// entries one after another and its findings come out sorted.
-	for _, entries := range ix.packages {
-		slices.SortStableFunc(entries, func(a, b *entry) int { return strings.Compare(a.advisory.ID, b.advisory.ID) })
+	for _, pa := range ix.packages {
+		slices.SortStableFunc(pa.entries, func(a, b *entry) int { return strings.Compare(a.advisory.ID, b.advisory.ID) })
+		pa.indexListed()
 	}
 	return ix
+}
+
+// indexListed gathers the versions the entries list, so that a version is
+// looked up once per package rather than once per entry, and marks each
+// entry's in its listedBits.
+func (pa *packageAdvisories) indexListed() {
+	for _, e := range pa.entries {
+		pa.listed = append(pa.listed, e.versions...)
+	}
+	slices.Sort(pa.listed)
+	pa.listed = slices.Clip(slices.Compact(pa.listed))
+	for _, e := range pa.entries {
+		if len(e.versions) == 0 {
+			continue
+		}
+		e.listedBits = make([]uint64, (len(pa.listed)+63)/64)
+		for _, v := range e.versions {
+			i, _ := slices.BinarySearch(pa.listed, v)
+			e.listedBits[i/64] |= 1 << (i % 64)
+		}
+	}
 }
