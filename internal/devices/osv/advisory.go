@@ -84,7 +84,7 @@ type entry struct {
 	release   string // the suffix, "" when none
 	name      string // OSV-normalised
 	rawName   string // as the advisory writes it
-	ranges    []*versionRange
+	ranges    []versionRange
 	versions  []string // explicit versions, a leading "v" removed, sorted
 	// listedBits marks versions among its package's listed versions
 	// (packageAdvisories.listed); nil when it lists none.
@@ -205,7 +205,7 @@ func compile(data []byte, source string) (*compiled, error) {
 				c.problems = append(c.problems, fmt.Errorf("%s (%s) skipped: %w", where, rg.Type, err))
 				continue
 			}
-			e.ranges = append(e.ranges, vr)
+			e.ranges = append(e.ranges, *vr)
 			if !otherSeen {
 				e.beforeOther++
 			}

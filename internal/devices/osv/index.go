@@ -50,7 +50,7 @@ type packageKey struct {
 // entries, in advisory ID order, and every version their versions lists
 // name (sorted, without repeats), which each entry's listedBits marks.
 type packageAdvisories struct {
-	entries []*entry
+	entries []entry // one after another in memory, for the scan's sake
 	listed  []string
 }
 
@@ -294,7 +294,8 @@ func (ix *Index) appendMatch(out []Finding, c Component, pos int) []Finding {
 	}
 	first := len(out) // this component's findings are out[first:]
 	unchecked := 0
-	for _, e := range entries {
+	for ei := range entries {
+		e := &entries[ei]
 		if release != "" && e.release != "" && e.release != release {
 			continue
 		}
@@ -312,8 +313,8 @@ func (ix *Index) appendMatch(out []Finding, c Component, pos int) []Finding {
 				unchecked++
 			}
 		} else {
-			for _, r := range ranges {
-				ok, closer := r.contains(v)
+			for ri := range ranges {
+				ok, closer := ranges[ri].contains(v)
 				if !ok {
 					continue
 				}

@@ -172,6 +172,7 @@ func build(jobs []job, results []result) *Index {
 		counts:     map[string]int{},
 	}
 	seen := map[string]string{} // advisory id -> source
+	byPackage := map[packageKey][]*entry{}
 	for i, r := range results {
 		if r.err != nil {
 			ix.problems = append(ix.problems, Problem{Source: jobs[i].source, Err: r.err})
@@ -199,12 +200,7 @@ func build(jobs []job, results []result) *Index {
 		counted := map[string]bool{}
 		for _, e := range r.c.entries {
 			key := packageKey{ecosystem: e.base, name: e.name}
-			pa := ix.packages[key]
-			if pa == nil {
-				pa = &packageAdvisories{}
-				ix.packages[key] = pa
-			}
-			pa.entries = append(pa.entries, e)
+			byPackage[key] = append(byPackage[key], e)
 			ix.ecosystems[strings.ToLower(e.base)] = e.base
 			if !counted[e.base] {
 				ix.counts[e.base]++
@@ -220,9 +216,14 @@ func build(jobs []job, results []result) *Index {
 	// Each package's entries in advisory ID order (stably, so that an
 	// advisory's entries keep their order): match then meets an advisory's
 	// entries one after another and its findings come out sorted.
-	for _, pa := range ix.packages {
-		slices.SortStableFunc(pa.entries, func(a, b *entry) int { return strings.Compare(a.advisory.ID, b.advisory.ID) })
+	for key, entries := range byPackage {
+		slices.SortStableFunc(entries, func(a, b *entry) int { return strings.Compare(a.advisory.ID, b.advisory.ID) })
+		pa := &packageAdvisories{entries: make([]entry, len(entries))}
+		for i, e := range entries {
+			pa.entries[i] = *e
+		}
 		pa.indexListed()
+		ix.packages[key] = pa
 	}
 	return ix
 }
@@ -231,12 +232,13 @@ func build(jobs []job, results []result) *Index {
 // looked up once per package rather than once per entry, and marks each
 // entry's in its listedBits.
 func (pa *packageAdvisories) indexListed() {
-	for _, e := range pa.entries {
-		pa.listed = append(pa.listed, e.versions...)
+	for i := range pa.entries {
+		pa.listed = append(pa.listed, pa.entries[i].versions...)
 	}
 	slices.Sort(pa.listed)
 	pa.listed = slices.Clip(slices.Compact(pa.listed))
-	for _, e := range pa.entries {
+	for i := range pa.entries {
+		e := &pa.entries[i]
 		if len(e.versions) == 0 {
 			continue
 		}
