@@ -98,7 +98,23 @@ var schemes = map[string]Scheme{
 // not significant).
 func SchemeOf(ecosystem string) Scheme {
 	base, _, _ := strings.Cut(ecosystem, ":")
-	return schemes[strings.ToLower(strings.TrimSpace(base))]
+	base = strings.TrimSpace(base)
+	// Lowered in a buffer when ASCII: the lookup then allocates nothing.
+	var buf [32]byte
+	if len(base) > len(buf) {
+		return schemes[strings.ToLower(base)]
+	}
+	for i := 0; i < len(base); i++ {
+		c := base[i]
+		switch {
+		case c >= 0x80:
+			return schemes[strings.ToLower(base)]
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return schemes[string(buf[:len(base)])]
 }
 
 // ordered is the parsed form of one scheme; compare is only ever called with

@@ -230,6 +230,8 @@ func TestSchemeOf(t *testing.T) {
 		"Debian:12": version.Debian, "Ubuntu:22.04:LTS": version.Debian,
 		"Alpine:v3.19": version.Alpine, "RubyGems": version.RubyGems, "NuGet": version.NuGet,
 		"Packagist": version.Generic, "Hackage": version.Generic,
+		" GO ": version.SemVer, "BellSoft Hardened Containers": version.Alpine, "Wolfi:x": version.Alpine,
+		"Ρy\u03a0I": version.Generic, "an ecosystem name longer than thirty-two bytes": version.Generic,
 	} {
 		if got := version.SchemeOf(eco); got != want {
 			t.Errorf("SchemeOf(%q) = %v, want %v", eco, got, want)
