@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -191,12 +192,14 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	for i, c := range comps {
 		owner[i] = last[purlRef{c.PURL, c.Ref}]
 	}
+	// The index's findings are judged (VEX, counts) in order, but kept as
+	// small records: each is built once, straight into its sorted place.
 	parts := opts.Index.ScanParts(comps)
 	total := 0
 	for _, part := range parts {
 		total += len(part)
 	}
-	res.Findings = slices.Grow(res.Findings, total)
+	hits := make([]purlHit, 0, total)
 	facts := map[*osv.Advisory]*advisoryFacts{}
 	for _, part := range parts {
 		for k := range part {
@@ -211,18 +214,17 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 				}
 				continue
 			}
-			a := f.Advisory
-			af := facts[a]
+			af := facts[f.Advisory]
 			if af == nil {
-				af = newAdvisoryFacts(a)
-				facts[a] = af
+				af = newAdvisoryFacts(f.Advisory)
+				facts[f.Advisory] = af
 			}
-			out := Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
-				MatchedBy: "purl", Advisory: a.ID, Aliases: af.aliases, Summary: a.Summary, Fixed: nonNil(f.Fixed), KEV: f.KEV != nil,
-				CVSS: af.cvss, Severity: af.severity}
-			if m.add(c, &out, af.ids) {
+			h := purlHit{found: f, c: c, facts: af}
+			h.verdict = m.judge(c, f.Advisory.ID, af.severity, f.KEV != nil, af.ids)
+			if !h.verdict.suppressed {
 				affectedByPurl[i] = true
 			}
+			hits = append(hits, h)
 		}
 	}
 	for i := range comps {
@@ -235,7 +237,27 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	}
 	sum.Matched = sum.MatchedByPurl + sum.MatchedByCPE
 	sum.Affected = m.affected
-	sortFindings(res.Findings)
+
+	// The CPE findings (built by matchCPE, before the index ran) and then
+	// the index's, in sorted order.
+	cpeFound := res.Findings
+	keys := make([]sortItem, 0, len(cpeFound)+len(hits))
+	for k := range cpeFound {
+		f := &cpeFound[k]
+		keys = append(keys, sortItem{name: f.Name, version: f.Version, advisory: f.Advisory, kev: f.KEV})
+	}
+	for k := range hits {
+		f := hits[k].found
+		keys = append(keys, sortItem{name: f.Component.Name, version: f.Component.Version, advisory: f.Advisory.ID, kev: f.KEV != nil})
+	}
+	res.Findings = make([]Finding, len(keys))
+	for k, at := range sortOrder(keys) {
+		if at < len(cpeFound) {
+			res.Findings[k] = cpeFound[at]
+		} else {
+			hits[at-len(cpeFound)].build(&res.Findings[k])
+		}
+	}
 	matched := time.Now()
 	sum.Timings = Timings{IndexLoadMs: ms(opts.IndexLoad), ParseMs: ms(parsed.Sub(start)), MatchMs: ms(matched.Sub(parsed))}
 	if d := matched.Sub(start).Seconds(); d > 0 {
@@ -244,53 +266,92 @@ func Scan(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// sortFindings puts KEV findings first, then orders by package, version
-// and advisory, keeping the order of findings equal in those. Findings are
-// large: an index is sorted (the index breaks ties, so an unstable sort
-// gives the stable order) and the findings are then moved into place along
-// the permutation's cycles, each once.
-func sortFindings(fs []Finding) {
-	perm := make([]int32, len(fs))
-	for i := range perm {
-		perm[i] = int32(i)
+// purlHit is an index finding of a component, judged but not yet built.
+type purlHit struct {
+	found   *osv.Finding
+	c       *sbom.Component
+	facts   *advisoryFacts
+	verdict verdict
+}
+
+// build writes the finding.
+func (h *purlHit) build(out *Finding) {
+	f, c, a := h.found, h.c, h.found.Advisory
+	*out = Finding{Ecosystem: f.Component.Ecosystem, Name: f.Component.Name, Version: f.Component.Version, Purl: c.Purl, CPE: c.CPE, Ref: c.Ref,
+		MatchedBy: "purl", Advisory: a.ID, Aliases: h.facts.aliases, Summary: a.Summary, CVSS: h.facts.cvss, Severity: h.facts.severity,
+		Fixed: nonNil(f.Fixed), KEV: f.KEV != nil, VEX: h.verdict.status, VEXJustification: h.verdict.justification, Suppressed: h.verdict.suppressed}
+}
+
+// sortItem is what the order of findings depends on.
+type sortItem struct {
+	name, version, advisory string
+	kev                     bool
+}
+
+// sortOrder returns the order of the findings described by items: KEV
+// first, then by package, version and advisory, findings equal in those
+// in their order in items. Findings are many, so the sort compares
+// integers: each item's (package, version) pair and advisory are ranked (a
+// component's findings are adjacent, so there are few pairs), the keys
+// are sorted, and the item's place breaks ties, so that an unstable sort
+// gives the stable order.
+func sortOrder(items []sortItem) []int {
+	type pair struct{ name, version string }
+	pairs := map[pair]uint64{}
+	advisories := map[string]uint64{}
+	for i := range items {
+		it := &items[i]
+		if i == 0 || it.name != items[i-1].name || it.version != items[i-1].version {
+			pairs[pair{it.name, it.version}] = 0
+		}
+		advisories[it.advisory] = 0
 	}
-	slices.SortFunc(perm, func(i, j int32) int {
-		a, b := &fs[i], &fs[j]
-		if a.KEV != b.KEV {
-			if a.KEV {
+	pairList := slices.SortedFunc(maps.Keys(pairs), func(a, b pair) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.version, b.version)
+	})
+	for r, p := range pairList {
+		pairs[p] = uint64(r)
+	}
+	for r, id := range slices.Sorted(maps.Keys(advisories)) {
+		advisories[id] = uint64(r)
+	}
+
+	// key: not KEV (1 bit), pair rank (31 bits), advisory rank (32 bits);
+	// each rank is below len(items).
+	type sortKey struct {
+		key uint64
+		at  int
+	}
+	keys := make([]sortKey, len(items))
+	var pr uint64
+	for i := range items {
+		it := &items[i]
+		if i == 0 || it.name != items[i-1].name || it.version != items[i-1].version {
+			pr = pairs[pair{it.name, it.version}]
+		}
+		k := pr<<32 | advisories[it.advisory]
+		if !it.kev {
+			k |= 1 << 63
+		}
+		keys[i] = sortKey{k, i}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if a.key != b.key {
+			if a.key < b.key {
 				return -1
 			}
 			return 1
 		}
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Version, b.Version); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Advisory, b.Advisory); c != 0 {
-			return c
-		}
-		return int(i - j)
+		return a.at - b.at
 	})
-	// Position k is to hold fs[perm[k]]; a done position is marked -1.
-	for start := range perm {
-		if perm[start] < 0 || int(perm[start]) == start {
-			continue
-		}
-		held := fs[start]
-		k := start
-		for {
-			from := int(perm[k])
-			perm[k] = -1
-			if from == start {
-				fs[k] = held
-				break
-			}
-			fs[k] = fs[from]
-			k = from
-		}
+	order := make([]int, len(keys))
+	for i, k := range keys {
+		order[i] = k.at
 	}
+	return order
 }
 
 // matcher holds one scan's state.
@@ -347,40 +408,56 @@ func newAdvisoryFacts(a *osv.Advisory) *advisoryFacts {
 	return af
 }
 
-// add applies VEX to a finding, rates it unless it is rated, and counts it;
-// it reports whether the finding is open.
+// verdict is what a VEX statement says of a finding: its status and
+// justification ("" when none applies), and whether it is suppressed
+// (not_affected).
+type verdict struct {
+	status, justification string
+	suppressed            bool
+}
+
+// add rates a finding unless it is rated, judges it and keeps it; it
+// reports whether the finding is open.
 func (m *matcher) add(c *sbom.Component, out *Finding, ids []string) bool {
-	sum := &m.res.Summary
 	if out.Severity == "" {
 		out.Severity = rate(out.CVSS)
 	}
+	v := m.judge(c, out.Advisory, out.Severity, out.KEV, ids)
+	out.VEX, out.VEXJustification, out.Suppressed = v.status, v.justification, v.suppressed
+	m.res.Findings = append(m.res.Findings, *out)
+	return !v.suppressed
+}
+
+// judge applies VEX to a finding of advisory (whose IDs and aliases are
+// ids) in component c, and counts it in the summary.
+func (m *matcher) judge(c *sbom.Component, advisory, severity string, kev bool, ids []string) verdict {
+	sum := &m.res.Summary
+	var v verdict
 	if m.statements != nil {
 		keys := nonEmpty(c.Purl, c.CPE, c.Ref, m.doc.BOMLink(c.Ref))
 		for _, id := range ids {
 			if s, ok := m.statements.Find(vex.Query{Vulnerability: id, Component: keys, Version: c.Version, Product: m.product}); ok {
-				out.VEX, out.VEXJustification = string(s.Status), s.Justification
-				out.Suppressed = s.Status == vex.NotAffected
+				v = verdict{status: string(s.Status), justification: s.Justification, suppressed: s.Status == vex.NotAffected}
 				break
 			}
 		}
 	}
-	m.res.Findings = append(m.res.Findings, *out)
 	sum.Findings++
-	if out.Suppressed {
+	if v.suppressed {
 		sum.Suppressed++
-		why := out.VEXJustification
+		why := v.justification
 		if why == "" {
 			why = "no justification given"
 		}
-		sum.SuppressedList = append(sum.SuppressedList, fmt.Sprintf("%s in %s: not_affected (%s)", out.Advisory, c.Label(), why))
-		return false
+		sum.SuppressedList = append(sum.SuppressedList, fmt.Sprintf("%s in %s: not_affected (%s)", advisory, c.Label(), why))
+		return v
 	}
 	sum.Open++
-	sum.OpenBySeverity[out.Severity]++
-	if out.KEV {
+	sum.OpenBySeverity[severity]++
+	if kev {
 		sum.KEV++
 	}
-	return true
+	return v
 }
 
 // matchCPE matches a component that has a CPE and no usable purl.
