@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -291,32 +290,62 @@ type sortItem struct {
 // sortOrder returns the order of the findings described by items: KEV
 // first, then by package, version and advisory, findings equal in those
 // in their order in items. Findings are many, so the sort compares
-// integers: each item's (package, version) pair and advisory are ranked (a
-// component's findings are adjacent, so there are few pairs), the keys
-// are sorted, and the item's place breaks ties, so that an unstable sort
-// gives the stable order.
+// integers: each item's (package, version) pair and advisory are ranked,
+// the keys are sorted, and the item's place breaks ties, so that an
+// unstable sort gives the stable order.
 func sortOrder(items []sortItem) []int {
-	type pair struct{ name, version string }
-	pairs := map[pair]uint64{}
-	advisories := map[string]uint64{}
+	// A component's findings are adjacent: rank the runs of one pair.
+	type run struct {
+		name, version string
+		rank          uint64
+	}
+	var runs []run
+	runOf := make([]int32, len(items))
 	for i := range items {
 		it := &items[i]
 		if i == 0 || it.name != items[i-1].name || it.version != items[i-1].version {
-			pairs[pair{it.name, it.version}] = 0
+			runs = append(runs, run{name: it.name, version: it.version})
 		}
-		advisories[it.advisory] = 0
+		runOf[i] = int32(len(runs) - 1)
 	}
-	pairList := slices.SortedFunc(maps.Keys(pairs), func(a, b pair) int {
-		if c := strings.Compare(a.name, b.name); c != 0 {
+	byPair := make([]int32, len(runs))
+	for i := range byPair {
+		byPair[i] = int32(i)
+	}
+	slices.SortFunc(byPair, func(a, b int32) int {
+		if c := strings.Compare(runs[a].name, runs[b].name); c != 0 {
 			return c
 		}
-		return strings.Compare(a.version, b.version)
+		return strings.Compare(runs[a].version, runs[b].version)
 	})
-	for r, p := range pairList {
-		pairs[p] = uint64(r)
+	var rank uint64
+	for k, r := range byPair {
+		if k > 0 && (runs[r].name != runs[byPair[k-1]].name || runs[r].version != runs[byPair[k-1]].version) {
+			rank++
+		}
+		runs[r].rank = rank
 	}
-	for r, id := range slices.Sorted(maps.Keys(advisories)) {
-		advisories[id] = uint64(r)
+	// Advisories: numbered as met, then ranked.
+	number := map[string]int32{}
+	var ids []string
+	advOf := make([]int32, len(items))
+	for i := range items {
+		n, ok := number[items[i].advisory]
+		if !ok {
+			n = int32(len(ids))
+			number[items[i].advisory] = n
+			ids = append(ids, items[i].advisory)
+		}
+		advOf[i] = n
+	}
+	byID := make([]int32, len(ids))
+	for i := range byID {
+		byID[i] = int32(i)
+	}
+	slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(ids[a], ids[b]) })
+	advRank := make([]uint64, len(ids))
+	for r, n := range byID {
+		advRank[n] = uint64(r)
 	}
 
 	// key: not KEV (1 bit), pair rank (31 bits), advisory rank (32 bits);
@@ -326,14 +355,9 @@ func sortOrder(items []sortItem) []int {
 		at  int
 	}
 	keys := make([]sortKey, len(items))
-	var pr uint64
 	for i := range items {
-		it := &items[i]
-		if i == 0 || it.name != items[i-1].name || it.version != items[i-1].version {
-			pr = pairs[pair{it.name, it.version}]
-		}
-		k := pr<<32 | advisories[it.advisory]
-		if !it.kev {
+		k := runs[runOf[i]].rank<<32 | advRank[advOf[i]]
+		if !items[i].kev {
 			k |= 1 << 63
 		}
 		keys[i] = sortKey{k, i}
