@@ -309,6 +309,17 @@ func (r *versionRange) contains(v version.Version) (bool, *event) {
 	if len(r.limits) > 0 && !slices.ContainsFunc(r.limits, func(l version.Version) bool { return v.Compare(l) < 0 }) {
 		return false, nil
 	}
+	// Above a range that ends in a fix, with more than a window or two to
+	// walk: one comparison with its highest event settles it (every event
+	// then applies, the last one a fix).
+	if n := len(r.events); n > 2 && r.monotone {
+		if last := &r.events[n-1]; last.kind != introduced {
+			c := v.Compare(last.v)
+			if c > 0 || (c == 0 && last.kind == fixed) {
+				return false, nil
+			}
+		}
+	}
 	affected, opened := false, -1
 	for i := range r.events {
 		e := &r.events[i]
