@@ -210,7 +210,8 @@ const partSize = 2048
 // ScanParts is Scan without the joining: the findings come in parts, in
 // order, that together are what Scan returns. A caller that reads them
 // once, in order, saves a copy of every finding; and the parts, being
-// bounded, are never copied to grow.
+// bounded, are seldom copied to grow (only when one component's findings
+// overflow the room left in a part).
 func (ix *Index) ScanParts(components []Component) [][]Finding {
 	workers := max(1, min(runtime.GOMAXPROCS(0), (len(components)+255)/256))
 	parts := make([][][]Finding, workers)
