@@ -108,7 +108,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.Close()
 		return nil, err
 	}
-	a.Integrator = audit.NewIntegrator(d, a.Ledger, a.Sealer, actors, a.Clock, log, audit.IntegratorOptions{})
+	a.Integrator = audit.NewIntegrator(d, a.Ledger, a.Sealer, actors, a.Clock, log, audit.IntegratorOptions{Recorder: a.Recorder})
 	a.Audit = audit.NewStore(d, a.Sealer)
 	hasher := identity.NewHasher(identity.DefaultArgon2, runtime.NumCPU())
 	if a.Identity, err = identity.NewService(ctx, d, hasher, a.Recorder, a.Clock, log, cfg.Org); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trustward/trustward/internal/db"
 	"github.com/trustward/trustward/internal/db/dbtest"
+	"github.com/trustward/trustward/internal/fault"
 	"github.com/trustward/trustward/internal/ledger"
 	"github.com/trustward/trustward/internal/seal"
 )
@@ -247,10 +248,11 @@ func TestIntegratorLedgersEveryEventOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		r := newLedgerRig(t, d)
-		in := r.integrator(IntegratorOptions{BatchSize: 256}, nil)
+		in := r.integrator(IntegratorOptions{BatchSize: 256, Recorder: r.rec}, nil)
 		defer in.Close()
 		// Record while the integrator runs: rounds meet events committed
-		// in between.
+		// in between, some stored with their leaf, some (the first about
+		// each patient) without.
 		r.record(t, 0, 1000)
 		waitLedgered(t, in)
 		checkExactlyOnce(t, r, in, 1000)
@@ -280,60 +282,314 @@ func TestIntegratorLedgersEveryEventOnce(t *testing.T) {
 	})
 }
 
+// storedLeaf returns an event's stored leaf and sealed salt.
+func storedLeaf(t *testing.T, d *db.DB, id string) (leaf, salt []byte) {
+	t.Helper()
+	if err := d.QueryRow(context.Background(), `SELECT ledger_leaf, ledger_salt FROM audit_events WHERE id = $1`, id).Scan(&leaf, &salt); err != nil {
+		t.Fatal(err)
+	}
+	return leaf, salt
+}
+
+// TestRecorderStoresLeaf: with an integrator attached, the Recorder stores
+// each event with its leaf and sealed salt, and that leaf, byte for byte,
+// is what reaches the log and what the event's opening recomputes. An
+// event about a patient without a ledger secret is stored without a leaf
+// and gets one in the round.
+func TestRecorderStoresLeaf(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		r := newLedgerRig(t, d)
+		in := newIntegrator(d, r.log, r.sealer, r.actors, ledgerClock, r.quiet, IntegratorOptions{Recorder: r.rec})
+		first, second, signIn := accessEvent(1), accessEvent(11), accessEvent(25)
+		if first.PatientID != second.PatientID || signIn.PatientID != "" {
+			t.Fatal("the test needs two events about one patient and a sign-in")
+		}
+		for _, ev := range []*Event{first, signIn} {
+			if err := r.rec.Record(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if leaf, salt := storedLeaf(t, d, first.ID); leaf != nil || salt != nil {
+			t.Fatal("an event about a patient without a ledger secret was stored with a leaf")
+		}
+		if leaf, salt := storedLeaf(t, d, signIn.ID); leaf == nil || salt == nil {
+			t.Fatal("a sign-in was stored without its leaf")
+		}
+		if n, err := in.round(ctx); err != nil || n != 2 {
+			t.Fatalf("round = %d, %v", n, err)
+		}
+		// Once the integrator has reconciled, the Recorder sequences:
+		// the event gets the next index in its own commit, and opens only
+		// once its leaf is in the log.
+		if err := in.reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.rec.Record(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		leaf, salt := storedLeaf(t, d, second.ID)
+		if leaf == nil || salt == nil {
+			t.Fatal("an event about a patient with a ledger secret was stored without its leaf")
+		}
+		var index int64
+		if err := d.QueryRow(ctx, `SELECT ledger_index FROM audit_events WHERE id = $1`, second.ID).Scan(&index); err != nil || index != 2 {
+			t.Fatalf("the event was stored with index %d (%v), want 2", index, err)
+		}
+		if _, err := in.Opening(ctx, second.ID); !fault.Is(err, fault.Unavailable) {
+			t.Fatalf("Opening before the append: %v", err)
+		}
+		if n, err := in.round(ctx); err != nil || n != 1 {
+			t.Fatalf("round = %d, %v", n, err)
+		}
+		logged, err := r.log.Leaves(ctx, 0, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ev := range []*Event{first, signIn, second} {
+			stored, _ := storedLeaf(t, d, ev.ID)
+			o, err := in.Opening(ctx, ev.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.LedgerIndex != int64(i) || !bytes.Equal(logged[i], stored) || !bytes.Equal(o.Leaf, stored) {
+				t.Fatalf("event %d: index %d, log %x, stored %x, opening %x", i, o.LedgerIndex, logged[i], stored, o.Leaf)
+			}
+			if want := leafByHand(t, o.Canonical, o.Salt, o.Patient, o.Actor); !bytes.Equal(want, stored) {
+				t.Fatalf("event %d: stored leaf %x does not recompute by hand (%x)", i, stored, want)
+			}
+		}
+		checkExactlyOnce(t, r, in, 3)
+	})
+}
+
 var errCrash = errors.New("simulated crash")
 
 // TestIntegratorCrashRecovery stops a round dead after each stage, as a
 // crash would, restarts log and integrator on the same folder and store,
-// and checks that no event has two leaves and none has none.
+// and checks that no event has two leaves and none has none: with leaves
+// stored by the Recorder, and with leaves the round builds and stores.
 func TestIntegratorCrashRecovery(t *testing.T) {
-	for _, stage := range []string{"intent", "append"} {
-		t.Run(stage, func(t *testing.T) {
-			dbtest.Each(t, func(t *testing.T, d *db.DB) {
-				ctx := context.Background()
-				r := newLedgerRig(t, d)
-				r.record(t, 0, 300)
-				crashed := make(chan struct{})
-				var once sync.Once
-				in := r.integrator(IntegratorOptions{RetryDelay: time.Hour}, func(s string) error {
-					if s != stage {
-						return nil
-					}
-					once.Do(func() { close(crashed) })
-					return errCrash
+	for _, attached := range []bool{true, false} {
+		for _, stage := range []string{"leaves", "append"} {
+			t.Run(fmt.Sprintf("%s/attached=%v", stage, attached), func(t *testing.T) {
+				dbtest.Each(t, func(t *testing.T, d *db.DB) {
+					testCrashRecovery(t, d, stage, attached)
 				})
-				select {
-				case <-crashed:
-				case <-time.After(10 * time.Second):
-					t.Fatal("no round reached the crash")
-				}
-				in.Close() // waiting out the retry delay: nothing else runs
-
-				size, _ := r.log.Size(ctx)
-				wantSize := map[string]uint64{"intent": 0, "append": 300}[stage]
-				if size != wantSize {
-					t.Fatalf("after the crash the log has %d leaves, want %d", size, wantSize)
-				}
-				var pending, unledgered int
-				d.QueryRow(ctx, `SELECT COUNT(*) FROM ledger_pending`).Scan(&pending)
-				d.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE ledger_index IS NULL`).Scan(&unledgered)
-				if pending != 300 || unledgered != 300 {
-					t.Fatalf("after the crash: %d intents, %d unledgered events; want 300 and 300", pending, unledgered)
-				}
-
-				// Restart: a new log on the same folder, events recorded
-				// meanwhile, a new integrator.
-				if err := r.log.Close(); err != nil {
-					t.Fatal(err)
-				}
-				r.openLog(t)
-				r.record(t, 300, 50)
-				in2 := r.integrator(IntegratorOptions{}, nil)
-				defer in2.Close()
-				waitLedgered(t, in2)
-				checkExactlyOnce(t, r, in2, 350)
 			})
-		})
+		}
 	}
+}
+
+func testCrashRecovery(t *testing.T, d *db.DB, stage string, attached bool) {
+	ctx := context.Background()
+	r := newLedgerRig(t, d)
+	var rec *Recorder
+	if attached {
+		rec = r.rec
+		// Secrets for every patient first, so that the Recorder stores
+		// every event's leaf.
+		warm := newIntegrator(d, r.log, r.sealer, r.actors, ledgerClock, r.quiet, IntegratorOptions{})
+		var patients []string
+		for i := range 10 { // accessEvent's patients
+			patients = append(patients, fmt.Sprintf("p%d", i))
+		}
+		if err := warm.ensureSecrets(ctx, patients); err != nil {
+			t.Fatal(err)
+		}
+		newIntegrator(d, r.log, r.sealer, r.actors, ledgerClock, r.quiet, IntegratorOptions{Recorder: rec})
+	}
+	r.record(t, 0, 300)
+	var withLeaf int
+	d.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE ledger_leaf IS NOT NULL`).Scan(&withLeaf)
+	if want := map[bool]int{true: 300, false: 0}[attached]; withLeaf != want {
+		t.Fatalf("%d events recorded with a leaf, want %d", withLeaf, want)
+	}
+	crashed := make(chan struct{})
+	var once sync.Once
+	in := r.integrator(IntegratorOptions{RetryDelay: time.Hour, Recorder: rec}, func(s string) error {
+		if s != stage {
+			return nil
+		}
+		once.Do(func() { close(crashed) })
+		return errCrash
+	})
+	select {
+	case <-crashed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no round reached the crash")
+	}
+	in.Close() // waiting out the retry delay: nothing else runs
+
+	size, _ := r.log.Size(ctx)
+	wantSize := map[string]uint64{"leaves": 0, "append": 300}[stage]
+	if size != wantSize {
+		t.Fatalf("after the crash the log has %d leaves, want %d", size, wantSize)
+	}
+	// The round had sequenced every event and stored every leaf before
+	// it appended.
+	var settled int
+	d.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE ledger_index >= 0 AND ledger_index < 300 AND ledger_leaf IS NOT NULL`).Scan(&settled)
+	if settled != 300 {
+		t.Fatalf("after the crash: %d events sequenced with a stored leaf; want 300", settled)
+	}
+
+	// Restart: a new log on the same folder, events recorded meanwhile, a
+	// new integrator.
+	if err := r.log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.openLog(t)
+	in2 := r.integrator(IntegratorOptions{Recorder: rec}, nil)
+	defer in2.Close()
+	r.record(t, 300, 50)
+	waitLedgered(t, in2)
+	checkExactlyOnce(t, r, in2, 350)
+}
+
+// TestIntegratorFoldsIntentsOfEarlierVersions: intents left in
+// ledger_pending by a version that wrote them (before migration 0009),
+// some of whose leaves reached the log, are settled exactly once.
+func TestIntegratorFoldsIntentsOfEarlierVersions(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		r := newLedgerRig(t, d)
+		r.record(t, 0, 200) // no integrator attached: no leaves stored
+		old := newIntegrator(d, r.log, r.sealer, r.actors, ledgerClock, r.quiet, IntegratorOptions{})
+		rows, err := d.Query(ctx, `SELECT seq, id, occurred_at, actor_id, COALESCE(patient_id, ''), action, outcome, purpose, body FROM audit_events ORDER BY seq`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []int64
+		var batch []unledgered
+		for rows.Next() {
+			var seq int64
+			var u unledgered
+			if err := rows.Scan(&seq, &u.id, &u.occurredAt, &u.actorID, &u.patientID, &u.action, &u.outcome, &u.purpose, &u.body); err != nil {
+				t.Fatal(err)
+			}
+			seqs, batch = append(seqs, seq), append(batch, u)
+		}
+		rows.Close()
+		// What the earlier version's round wrote before appending: the
+		// leaves with the indices they should get, and new sealed salts.
+		var patients []string
+		for _, u := range batch {
+			patients = append(patients, u.patientID)
+		}
+		if err := old.ensureSecrets(ctx, patients); err != nil {
+			t.Fatal(err)
+		}
+		leaves := make([][]byte, len(batch))
+		intents := make([]stored, len(batch))
+		for i, u := range batch {
+			if intents[i], err = old.buildLeaf(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			leaves[i] = intents[i].leaf
+		}
+		err = d.InTx(ctx, func(tx *db.Tx) error {
+			for i, s := range intents {
+				if _, err := tx.Exec(ctx, `INSERT INTO ledger_pending (leaf_index, seq, leaf, salt, created_at) VALUES ($1, $2, $3, $4, $5)`,
+					int64(i), seqs[i], s.leaf, s.salt, int64(1)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// It crashed half-way through appending.
+		if _, err := r.log.AppendBatch(ctx, leaves[:120]); err != nil {
+			t.Fatal(err)
+		}
+		r.record(t, 200, 30)
+		in := r.integrator(IntegratorOptions{Recorder: r.rec}, nil)
+		defer in.Close()
+		waitLedgered(t, in)
+		checkExactlyOnce(t, r, in, 230)
+		logged, err := r.log.Leaves(ctx, 0, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The intents' leaves are the ones in the log, in their order.
+		for i, leaf := range leaves {
+			if !bytes.Equal(logged[i], leaf) {
+				t.Fatalf("leaf %d is not the intent's", i)
+			}
+		}
+	})
+}
+
+// shiftingLog appends, the first time, only the leaves after the first
+// skip of a batch and fails: what Tessera does when one flush of a batch
+// fails and the next succeeds (the later leaves take the lower indices).
+type shiftingLog struct {
+	Ledger
+	mu      sync.Mutex
+	skip    int
+	shifted bool
+}
+
+func (l *shiftingLog) AppendBatch(ctx context.Context, leaves [][]byte) ([]uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shifted || len(leaves) <= l.skip {
+		return l.Ledger.AppendBatch(ctx, leaves)
+	}
+	l.shifted = true
+	if _, err := l.Ledger.AppendBatch(ctx, leaves[l.skip:]); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("simulated failed flush")
+}
+
+// TestIntegratorRenumbersAfterAShiftedAppend: when an append puts leaves
+// at other indices than their events were given, reconcile renumbers the
+// events to where their leaves are, and the rest are appended once.
+func TestIntegratorRenumbersAfterAShiftedAppend(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		r := newLedgerRig(t, d)
+		r.record(t, 0, 200)
+		shifty := &shiftingLog{Ledger: r.log, skip: 40}
+		in := newIntegrator(d, shifty, r.sealer, r.actors, ledgerClock, r.quiet, IntegratorOptions{BatchSize: 100, PollInterval: 10 * time.Millisecond, RetryDelay: time.Millisecond, Recorder: r.rec})
+		go in.run()
+		defer in.Close()
+		r.record(t, 200, 100) // while it runs: sequenced by the Recorder
+		waitLedgered(t, in)
+		if !shifty.shifted {
+			t.Fatal("no append was shifted")
+		}
+		checkExactlyOnce(t, r, in, 300)
+	})
+}
+
+// TestAssignRefusesASecondLeaf: an event that already has a leaf index
+// fails the round's write, whole, rather than getting a second one.
+func TestAssignRefusesASecondLeaf(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		r := newLedgerRig(t, d)
+		r.record(t, 0, 100)
+		evs := ledgered(t, d)
+		if _, err := d.Exec(ctx, `UPDATE audit_events SET ledger_index = 1000 WHERE seq = $1`, evs[60].seq); err != nil {
+			t.Fatal(err)
+		}
+		done := make([]assignment, len(evs))
+		for i, e := range evs {
+			done[i] = assignment{seq: e.seq, index: int64(i)}
+		}
+		err := d.InTx(ctx, func(tx *db.Tx) error { return assign(ctx, tx, done) })
+		if err == nil {
+			t.Fatal("an event got a second leaf index")
+		}
+		var n int
+		d.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE ledger_index IS NOT NULL`).Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d events have an index after the failed write, want 1", n)
+		}
+	})
 }
 
 // TestIntegratorRecoversInProcess: a round that fails after appending is
@@ -363,34 +619,60 @@ func TestIntegratorRecoversInProcess(t *testing.T) {
 	}
 }
 
+// TestIntegratorLedgersErasedPatientsEvents: an event whose patient is
+// shredded before the event is ledgered gets an erased leaf, whether it was
+// stored with its leaf (which the round then replaces) or without.
 func TestIntegratorLedgersErasedPatientsEvents(t *testing.T) {
-	ctx := context.Background()
-	d := dbtest.SQLite(t)
-	r := newLedgerRig(t, d)
-	ev := accessEvent(1)
-	if err := r.rec.Record(ctx, ev); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.sealer.Shred(ctx, seal.PatientSubject(ev.PatientID)); err != nil {
-		t.Fatal(err)
-	}
-	in := r.integrator(IntegratorOptions{}, nil)
-	defer in.Close()
-	waitLedgered(t, in)
-	leaves, err := r.log.Leaves(ctx, 0, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ParseLeaf(leaves[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !l.Erased || l.Patient != ([32]byte{}) || !l.Time.Equal(ev.Time) || l.Action != ev.Action || l.Purpose != LeafPurpose(ev.Purpose) ||
-		l.Commitment != sha256.Sum256([]byte("trustward/ledger/erased/v1|"+ev.ID)) {
-		t.Fatalf("leaf of an erased patient's event: %+v", l)
-	}
-	if _, err := in.Opening(ctx, ev.ID); err == nil {
-		t.Fatal("an erased event still opens")
+	for _, attached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("attached=%v", attached), func(t *testing.T) {
+			ctx := context.Background()
+			d := dbtest.SQLite(t)
+			r := newLedgerRig(t, d)
+			ev, other := accessEvent(1), accessEvent(2)
+			if attached {
+				in := newIntegrator(d, r.log, r.sealer, r.actors, ledgerClock, r.quiet, IntegratorOptions{Recorder: r.rec})
+				if err := in.ensureSecrets(ctx, []string{ev.PatientID, other.PatientID}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, e := range []*Event{ev, other} {
+				if err := r.rec.Record(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if leaf, _ := storedLeaf(t, d, ev.ID); (leaf != nil) != attached {
+				t.Fatalf("stored leaf %x", leaf)
+			}
+			if err := r.sealer.Shred(ctx, seal.PatientSubject(ev.PatientID)); err != nil {
+				t.Fatal(err)
+			}
+			in := r.integrator(IntegratorOptions{}, nil)
+			defer in.Close()
+			waitLedgered(t, in)
+			leaves, err := r.log.Leaves(ctx, 0, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := ParseLeaf(leaves[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !l.Erased || l.Patient != ([32]byte{}) || !l.Time.Equal(ev.Time) || l.Action != ev.Action || l.Purpose != LeafPurpose(ev.Purpose) ||
+				l.Commitment != sha256.Sum256([]byte("trustward/ledger/erased/v1|"+ev.ID)) {
+				t.Fatalf("leaf of an erased patient's event: %+v", l)
+			}
+			if stored, _ := storedLeaf(t, d, ev.ID); !bytes.Equal(stored, leaves[0]) {
+				t.Fatal("the erased leaf is not the one stored with the event")
+			}
+			if _, err := in.Opening(ctx, ev.ID); err == nil {
+				t.Fatal("an erased event still opens")
+			}
+			// Another patient's event in the same round is untouched.
+			o, err := in.Opening(ctx, other.ID)
+			if err != nil || !bytes.Equal(o.Leaf, leaves[1]) {
+				t.Fatalf("the other patient's event: %v", err)
+			}
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustward/trustward/internal/db"
@@ -37,12 +38,17 @@ var ErrClosed = errors.New("the audit recorder is closed")
 
 // Recorder writes access events durably. Concurrent Record calls are
 // gathered by one writer goroutine into a single transaction (group
-// commit): one fsync makes a whole batch durable.
+// commit): one fsync makes a whole batch durable. Once an Integrator is
+// attached (IntegratorOptions.Recorder), each event is stored with its
+// ledger leaf and sealed salt, built in the caller's goroutine.
 type Recorder struct {
 	db     *db.DB
 	sealer Sealer
 	clock  func() time.Time
 	log    *slog.Logger
+	// ledger builds leaves at record time; nil until an Integrator is
+	// attached, and events are then stored without a leaf.
+	ledger atomic.Pointer[Integrator]
 
 	reqs     chan *pending
 	maxBatch int
@@ -62,6 +68,9 @@ type pending struct {
 type row struct {
 	ev   Event
 	body []byte
+	// leaf and salt (sealed) are the event's ledger leaf and the salt of
+	// its commitment; nil when the event is stored without a leaf.
+	leaf, salt []byte
 }
 
 // NewRecorder starts a recorder; Close stops it.
@@ -87,8 +96,9 @@ func NewEventID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// prepare fills defaults, validates, encodes and seals an event. It runs in
-// the caller's goroutine so that sealing is spread over every core.
+// prepare fills defaults, validates, encodes and seals an event, and
+// builds its ledger leaf. It runs in the caller's goroutine so that this
+// work is spread over every core, away from the one writer.
 func (r *Recorder) prepare(ctx context.Context, ev *Event) (row, error) {
 	ev.V = CanonicalVersion
 	if ev.ID == "" {
@@ -107,7 +117,16 @@ func (r *Recorder) prepare(ctx context.Context, ev *Event) (row, error) {
 	if err != nil {
 		return row{}, fmt.Errorf("seal event: %w", err)
 	}
-	return row{ev: *ev, body: body}, nil
+	rw := row{ev: *ev, body: body}
+	if in := r.ledger.Load(); in != nil {
+		// A leaf that cannot be built now is built by the integrator
+		// later: the event itself must not wait or fail for it.
+		if rw.leaf, rw.salt, err = in.leafAtRecord(ctx, ev, canon); err != nil {
+			r.log.Warn("ledger leaf left to the integrator", "event", ev.ID, "err", err)
+			rw.leaf, rw.salt = nil, nil
+		}
+	}
+	return rw, nil
 }
 
 // Record makes ev durable and returns nil only once it is committed. A
@@ -183,7 +202,7 @@ func (r *Recorder) StoreNew(ctx context.Context, ps []Prepared) (int, error) {
 	}
 	var stored int
 	err := r.db.InTx(ctx, func(tx *db.Tx) error {
-		n, err := r.insertRows(ctx, tx, rows, true)
+		n, err := r.insertRows(ctx, tx, rows, -1, true)
 		stored = n
 		return err
 	})
@@ -245,7 +264,28 @@ func (r *Recorder) commit(batch []*pending) {
 	for i, p := range batch {
 		rows[i] = p.row
 	}
-	err := r.db.InTx(ctx, func(tx *db.Tx) error { return r.insert(ctx, tx, rows) })
+	// With a ready integrator attached, the batch is sequenced in its
+	// own commit: the next free leaf indices, given under the
+	// integrator's allocation lock, and the committed leaves handed over
+	// in memory.
+	var err error
+	if in := r.ledger.Load(); in != nil && in.ready.Load() {
+		in.alloc.Lock()
+		var first int64
+		err = r.db.InTx(ctx, func(tx *db.Tx) (err error) {
+			if first, err = nextIndex(ctx, tx); err != nil {
+				return err
+			}
+			_, err = r.insertRows(ctx, tx, rows, first, false)
+			return err
+		})
+		if err == nil {
+			in.sequenced(first, rows)
+		}
+		in.alloc.Unlock()
+	} else {
+		err = r.db.InTx(ctx, func(tx *db.Tx) error { return r.insert(ctx, tx, rows) })
+	}
 	if err == nil || len(batch) == 1 {
 		if err != nil {
 			r.log.Error("audit write failed", "event", batch[0].row.ev.ID, "err", err)
@@ -260,11 +300,16 @@ func (r *Recorder) commit(batch []*pending) {
 	}
 }
 
-const insertCols = 13
+const insertCols = 16
 
-const insertOne = `INSERT INTO audit_events (id, recorded_at, occurred_at, actor_id, patient_id, action, outcome, purpose, resource_type, resource_id, break_glass, source, body, ledger_index) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,NULL)`
+const insertPrefix = `INTO audit_events (id, recorded_at, occurred_at, actor_id, patient_id, action, outcome, purpose, resource_type, resource_id, break_glass, source, body, ledger_salt, ledger_leaf, ledger_index) VALUES `
 
-func rowArgs(rw row, now int64) []any {
+// insertChunk is the most rows per INSERT statement: 64 rows of 16
+// parameters stay far below both engines' limits on parameters.
+const insertChunk = 64
+
+// appendRowArgs appends a row's parameters; index < 0 stores no leaf index.
+func appendRowArgs(args []any, rw row, now, index int64) []any {
 	e := rw.ev
 	bg := 0
 	if e.BreakGlass != nil {
@@ -274,15 +319,58 @@ func rowArgs(rw row, now int64) []any {
 	if e.PatientID != "" {
 		patient = e.PatientID
 	}
-	return []any{e.ID, now, e.Time.UnixMicro(), e.Actor.UserID, patient, e.Action, e.Outcome, e.Purpose, e.ResourceType, e.ResourceID, bg, e.Source, rw.body}
+	var idx any
+	if index >= 0 {
+		idx = index
+	}
+	return append(args, e.ID, now, e.Time.UnixMicro(), e.Actor.UserID, patient, e.Action, e.Outcome, e.Purpose, e.ResourceType, e.ResourceID, bg, e.Source, rw.body, rw.salt, rw.leaf, idx)
 }
 
-// insert writes rows with each engine's fast path: in SQLite one prepared
-// statement executed per row (in-process, no round trips; multi-row
-// statements cost SQLite a parameter lookup quadratic in their size); in
-// PostgreSQL multi-row INSERT statements (few round trips).
+// insertStatement is a multi-row INSERT of n rows. SQLite gets anonymous
+// "?" parameters: it looks up the name of each numbered one ("?N", what
+// $N becomes) in a list as long as the statement, which made binding a
+// 64-row statement cost more than executing it.
+func insertStatement(d db.Dialect, n int, suffix string) string {
+	var q strings.Builder
+	q.Grow(len(insertPrefix) + n*80 + len(suffix) + 20)
+	// A multi-row INSERT that may abort half-way makes SQLite copy every
+	// page it touches to a statement journal first (a temporary file),
+	// which cost as much as the inserts. A failed statement fails its
+	// whole transaction anyway (a group commit is then retried event by
+	// event), so SQLite may roll back the transaction instead, which needs
+	// no statement journal. An id already stored, with skipDuplicates, is
+	// still skipped (the upsert clause takes precedence for its
+	// constraint).
+	if d == db.SQLite {
+		q.WriteString("INSERT OR ROLLBACK ")
+	} else {
+		q.WriteString("INSERT ")
+	}
+	q.WriteString(insertPrefix)
+	for i := range n {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('(')
+		for c := range insertCols {
+			if c > 0 {
+				q.WriteByte(',')
+			}
+			if d == db.SQLite {
+				q.WriteByte('?')
+			} else {
+				fmt.Fprintf(&q, "$%d", i*insertCols+c+1)
+			}
+		}
+		q.WriteByte(')')
+	}
+	q.WriteString(suffix)
+	return q.String()
+}
+
+// insert writes rows in one transaction.
 func (r *Recorder) insert(ctx context.Context, tx *db.Tx, rows []row) error {
-	_, err := r.insertRows(ctx, tx, rows, false)
+	_, err := r.insertRows(ctx, tx, rows, -1, false)
 	return err
 }
 
@@ -290,49 +378,44 @@ func (r *Recorder) insert(ctx context.Context, tx *db.Tx, rows []row) error {
 // accept this form (SQLite since 3.24).
 const onConflictSkip = ` ON CONFLICT (id) DO NOTHING`
 
-// insertRows inserts rows and returns how many were stored; with
-// skipDuplicates an id already stored is skipped instead of failing the
-// transaction with a conflict.
-func (r *Recorder) insertRows(ctx context.Context, tx *db.Tx, rows []row, skipDuplicates bool) (int, error) {
+// insertRows inserts rows with multi-row INSERT statements (in SQLite they
+// save the per-statement cost of the driver, in PostgreSQL round trips)
+// and returns how many were stored; with skipDuplicates an id already
+// stored is skipped instead of failing the transaction with a conflict.
+func (r *Recorder) insertRows(ctx context.Context, tx *db.Tx, rows []row, firstIndex int64, skipDuplicates bool) (int, error) {
 	now := r.clock().UnixMicro()
 	suffix := ""
 	if skipDuplicates {
 		suffix = onConflictSkip
 	}
 	stored := 0
-	if tx.Dialect() == db.SQLite {
-		st, err := tx.Prepare(ctx, insertOne+suffix)
-		if err != nil {
-			return 0, err
-		}
-		defer st.Close()
-		for _, rw := range rows {
-			res, err := st.ExecContext(ctx, rowArgs(rw, now)...)
-			if err != nil {
-				return 0, db.Translate(err)
+	// Full chunks share one prepared statement.
+	var full *sql.Stmt
+	args := make([]any, 0, insertChunk*insertCols)
+	for start := 0; start < len(rows); start += insertChunk {
+		part := rows[start:min(start+insertChunk, len(rows))]
+		args = args[:0]
+		for i, rw := range part {
+			index := int64(-1)
+			if firstIndex >= 0 {
+				index = firstIndex + int64(start+i)
 			}
-			if n, err := res.RowsAffected(); err == nil {
-				stored += int(n)
-			}
+			args = appendRowArgs(args, rw, now, index)
 		}
-		return stored, nil
-	}
-	const chunk = 256
-	for start := 0; start < len(rows); start += chunk {
-		end := min(start+chunk, len(rows))
-		var q strings.Builder
-		q.WriteString(`INSERT INTO audit_events (id, recorded_at, occurred_at, actor_id, patient_id, action, outcome, purpose, resource_type, resource_id, break_glass, source, body, ledger_index) VALUES `)
-		args := make([]any, 0, (end-start)*insertCols)
-		for i, rw := range rows[start:end] {
-			if i > 0 {
-				q.WriteByte(',')
+		var res sql.Result
+		var err error
+		if len(part) == insertChunk {
+			if full == nil {
+				if full, err = tx.Prepare(ctx, insertStatement(tx.Dialect(), insertChunk, suffix)); err != nil {
+					return 0, err
+				}
+				defer full.Close()
 			}
-			n := len(args)
-			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,NULL)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
-			args = append(args, rowArgs(rw, now)...)
+			res, err = full.ExecContext(ctx, args...)
+			err = db.Translate(err)
+		} else {
+			res, err = tx.Exec(ctx, insertStatement(tx.Dialect(), len(part), suffix), args...)
 		}
-		q.WriteString(suffix)
-		res, err := tx.Exec(ctx, q.String(), args...)
 		if err != nil {
 			return 0, err
 		}

@@ -1,0 +1,11 @@
+-- Each event's ledger leaf, built by the Recorder when it records the event
+-- (internal/audit recorder.go and integrator.go, docs/ledger.md,
+-- docs/decisions/0031-leaf-built-at-record-time.md): the same statement
+-- stores the leaf and its sealed salt (ledger_salt) with the event, so that
+-- the integrator only reads leaves, appends them and writes their indices
+-- back. The leaf is public data (it holds no patient data) and is exactly
+-- what is appended to the log, so reconcile finds an event's leaf in the
+-- log by comparing bytes. NULL for events recorded without a leaf (by an
+-- earlier version, or before the patient had a ledger secret): the
+-- integrator builds theirs and stores it here before appending it.
+ALTER TABLE audit_events ADD COLUMN ledger_leaf {{BYTES}};
