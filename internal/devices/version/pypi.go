@@ -44,6 +44,9 @@ type pypi struct {
 	dev     bool
 	devN    string
 	local   []string // nil for none
+	// buf holds release when it has at most four numbers, so that a
+	// version is one allocation.
+	buf [4]string
 }
 
 func parsePyPI(s string) (ordered, error) {
@@ -68,6 +71,7 @@ func parsePyPIPattern(s string) (ordered, error) {
 		return &pypi{legacy: legacyParts(low)}, nil
 	}
 	v := &pypi{epoch: "0"}
+	v.release = v.buf[:0]
 	if m[pepEpoch] != "" {
 		v.epoch = trimZeros(m[pepEpoch])
 	}
@@ -110,12 +114,10 @@ func parsePyPIRelease(s string) *pypi {
 	if t != "" && (t[0] == 'v' || t[0] == 'V') {
 		t = t[1:]
 	}
-	dots := 0
 	for i := 0; i < len(t); i++ {
 		switch {
 		case isDigit(t[i]):
 		case t[i] == '.' && i > 0 && i+1 < len(t) && t[i-1] != '.':
-			dots++
 		default:
 			return nil
 		}
@@ -123,7 +125,8 @@ func parsePyPIRelease(s string) *pypi {
 	if t == "" {
 		return nil
 	}
-	v := &pypi{epoch: "0", release: make([]string, 0, dots+1)}
+	v := &pypi{epoch: "0"}
+	v.release = v.buf[:0]
 	for r := range strings.SplitSeq(t, ".") {
 		v.release = append(v.release, trimZeros(r))
 	}

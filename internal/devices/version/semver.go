@@ -19,6 +19,9 @@ import (
 type semver struct {
 	nums []string // digit strings without leading zeros
 	pre  []string // nil for a release
+	// buf holds nums when there are at most four, so that a version is
+	// one allocation.
+	buf [4]string
 }
 
 func parseSemVer(s string, foldCase bool) (ordered, error) {
@@ -26,7 +29,8 @@ func parseSemVer(s string, foldCase bool) (ordered, error) {
 	if t[0] == 'v' || t[0] == 'V' {
 		t = t[1:]
 	}
-	v := &semver{nums: make([]string, 0, 3)}
+	v := &semver{}
+	v.nums = v.buf[:0]
 	i := 0
 	for {
 		j := i
