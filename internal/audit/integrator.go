@@ -884,6 +884,15 @@ func (in *Integrator) reconcile(ctx context.Context) error {
 		if err := in.renumber(ctx, from, size); err != nil {
 			return err
 		}
+		// New indices must start past the log's end, or new events
+		// would be given places that leaves of no event hold.
+		var top sql.NullInt64
+		if err := in.db.QueryRow(ctx, `SELECT MAX(ledger_index) FROM audit_events WHERE ledger_index IS NOT NULL`).Scan(&top); err != nil {
+			return db.Translate(err)
+		}
+		if !top.Valid || uint64(top.Int64)+1 < size {
+			return fault.New(fault.Internal, "the log's last leaves (up to %d) belong to no event of the store: is this log ours?", size)
+		}
 	}
 	in.ready.Store(true)
 	return nil

@@ -565,6 +565,34 @@ func TestIntegratorRenumbersAfterAShiftedAppend(t *testing.T) {
 	})
 }
 
+// TestReconcileRefusesAForeignLog: a log whose leaves belong to no event
+// of the store is not appended to, and the Recorder does not sequence.
+func TestReconcileRefusesAForeignLog(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.SQLite(t)
+	r := newLedgerRig(t, d)
+	foreign := make([]byte, 120)
+	foreign[0] = 7
+	if _, err := r.log.AppendBatch(ctx, [][]byte{foreign}); err != nil {
+		t.Fatal(err)
+	}
+	in := newIntegrator(d, r.log, r.sealer, r.actors, ledgerClock, r.quiet, IntegratorOptions{Recorder: r.rec})
+	if err := in.reconcile(ctx); err == nil {
+		t.Fatal("reconcile accepted a log that is not the store's")
+	}
+	if in.ready.Load() {
+		t.Fatal("the Recorder may sequence against a foreign log")
+	}
+	if err := r.rec.Record(ctx, accessEvent(3)); err != nil {
+		t.Fatal(err)
+	}
+	var sequenced int
+	d.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE ledger_index IS NOT NULL`).Scan(&sequenced)
+	if sequenced != 0 {
+		t.Fatalf("%d events sequenced against a foreign log", sequenced)
+	}
+}
+
 // TestAssignRefusesASecondLeaf: an event that already has a leaf index
 // fails the round's write, whole, rather than getting a second one.
 func TestAssignRefusesASecondLeaf(t *testing.T) {
