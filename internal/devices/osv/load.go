@@ -230,22 +230,54 @@ func build(jobs []job, results []result) *Index {
 
 // indexListed gathers the versions the entries list, so that a version is
 // looked up once per package rather than once per entry, and marks each
-// entry's in its listedBits.
+// entry's in its listedBits. Each entry's list is sorted and without
+// repeats, so the union is a merge and the marking a walk.
 func (pa *packageAdvisories) indexListed() {
 	for i := range pa.entries {
-		pa.listed = append(pa.listed, pa.entries[i].versions...)
+		pa.listed = mergeSorted(pa.listed, pa.entries[i].versions)
 	}
-	slices.Sort(pa.listed)
-	pa.listed = slices.Clip(slices.Compact(pa.listed))
+	pa.listed = slices.Clip(pa.listed)
 	for i := range pa.entries {
 		e := &pa.entries[i]
 		if len(e.versions) == 0 {
 			continue
 		}
 		e.listedBits = make([]uint64, (len(pa.listed)+63)/64)
+		j := 0
 		for _, v := range e.versions {
-			i, _ := slices.BinarySearch(pa.listed, v)
-			e.listedBits[i/64] |= 1 << (i % 64)
+			for pa.listed[j] != v {
+				j++
+			}
+			e.listedBits[j/64] |= 1 << (j % 64)
 		}
 	}
+}
+
+// mergeSorted returns the sorted union of two sorted lists without
+// repeats; a itself when b is empty.
+func mergeSorted(a, b []string) []string {
+	switch {
+	case len(b) == 0:
+		return a
+	case len(a) == 0:
+		return slices.Clone(b)
+	}
+	out := make([]string, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch c := strings.Compare(a[i], b[j]); {
+		case c < 0:
+			out = append(out, a[i])
+			i++
+		case c > 0:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }

@@ -3,6 +3,7 @@ package osv
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/trustward/trustward/internal/devices/version"
@@ -113,4 +114,45 @@ func describe(r *versionRange) string {
 		s += fmt.Sprintf("%d:%s ", e.kind, e.v)
 	}
 	return fmt.Sprintf("[%s] limits %v", s, r.limits)
+}
+
+// TestIndexListed checks the per-package union of versions lists and each
+// entry's marks against the lists themselves, on random lists.
+func TestIndexListed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	names := make([]string, 150)
+	for i := range names {
+		names[i] = fmt.Sprintf("%d.%d", i/10, i%10)
+	}
+	for range 300 {
+		pa := &packageAdvisories{entries: make([]entry, 1+rng.IntN(6))}
+		for i := range pa.entries {
+			for _, v := range names {
+				if rng.IntN(4) == 0 {
+					pa.entries[i].versions = append(pa.entries[i].versions, v)
+				}
+			}
+			slices.Sort(pa.entries[i].versions)
+		}
+		pa.indexListed()
+		if !slices.IsSorted(pa.listed) || len(slices.Compact(slices.Clone(pa.listed))) != len(pa.listed) {
+			t.Fatalf("union not sorted and without repeats: %v", pa.listed)
+		}
+		for i := range pa.entries {
+			e := &pa.entries[i]
+			for _, v := range e.versions {
+				if !slices.Contains(pa.listed, v) {
+					t.Fatalf("entry %d lists %s, the union does not", i, v)
+				}
+			}
+			for at, v := range pa.listed {
+				if got, want := e.lists(at), slices.Contains(e.versions, v); got != want {
+					t.Fatalf("entry %d, %s: lists %v, want %v", i, v, got, want)
+				}
+			}
+			if e.lists(-1) {
+				t.Fatalf("entry %d lists the version no entry lists", i)
+			}
+		}
+	}
 }
