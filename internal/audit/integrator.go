@@ -1149,22 +1149,24 @@ type Lag struct {
 // the backlog.
 func (in *Integrator) Lag(ctx context.Context) (Lag, error) {
 	var l Lag
+	// Events move from unsequenced to sequenced to in the log: counting
+	// them in that order (one statement for the store's two counts, then
+	// the log) may count an event twice but never misses one.
+	var unsequenced int64
+	var top sql.NullInt64
+	err := in.db.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM audit_events WHERE ledger_index IS NULL),
+(SELECT MAX(ledger_index) FROM audit_events WHERE ledger_index IS NOT NULL)`).Scan(&unsequenced, &top)
+	if err != nil {
+		return l, db.Translate(err)
+	}
 	size, err := in.log.Size(ctx)
 	if err != nil {
 		return l, err
 	}
-	var top sql.NullInt64
-	if err := in.db.QueryRow(ctx, `SELECT MAX(ledger_index) FROM audit_events WHERE ledger_index IS NOT NULL`).Scan(&top); err != nil {
-		return l, db.Translate(err)
-	}
+	l.Events = unsequenced
 	if top.Valid && top.Int64+1 > int64(size) {
-		l.Events = top.Int64 + 1 - int64(size)
+		l.Events += top.Int64 + 1 - int64(size)
 	}
-	var unsequenced int64
-	if err := in.db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE ledger_index IS NULL`).Scan(&unsequenced); err != nil {
-		return l, db.Translate(err)
-	}
-	l.Events += unsequenced
 	if l.Events == 0 {
 		return l, nil
 	}
