@@ -66,7 +66,7 @@ func TestSBOMScanCommand(t *testing.T) {
 	if !strings.Contains(reasons["rtos"], "no usable purl or CPE") || !strings.Contains(reasons["openssl"], "CPE only") || !strings.Contains(reasons["left-pad"], `"npm"`) {
 		t.Fatalf("unchecked reasons %v", reasons)
 	}
-	if len(s.VEXUnknownProducts) != 1 || !strings.Contains(s.VEXUnknownProducts[0], "not-in-this-sbom") {
+	if len(s.VEXUnknownProducts) != 1 || s.VEXUnknownProducts[0] != "CVE-2099-0001: pkg:npm/not-in-this-sbom@1.0.0" {
 		t.Fatalf("VEX about unknown products: %v", s.VEXUnknownProducts)
 	}
 	// The table for a person.

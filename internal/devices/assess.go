@@ -666,7 +666,7 @@ func (a *Assessor) UploadVEX(ctx context.Context, deviceID string, raw []byte, a
 	info := VEXInfo{ID: newID(), DeviceID: deviceID, Format: string(doc.Format), DocumentID: doc.ID, SHA256: hex.EncodeToString(sum[:]),
 		Statements: len(doc.Statements), UnknownProducts: []string{}, UploadedBy: actor, UploadedAt: a.clock().UTC()}
 	for _, u := range doc.Index().UnknownProducts(known) {
-		info.UnknownProducts = append(info.UnknownProducts, u.Vulnerability+": "+productLabel(u.Product))
+		info.UnknownProducts = append(info.UnknownProducts, u.String())
 	}
 	up := &VEXUpload{VEX: info, Problems: []string{}}
 	for _, p := range doc.Problems {
@@ -678,16 +678,6 @@ func (a *Assessor) UploadVEX(ctx context.Context, deviceID string, raw []byte, a
 	}
 	up.Evaluation, err = a.Reevaluate(ctx, deviceID, actor)
 	return up, err
-}
-
-func productLabel(p vex.Product) string {
-	switch {
-	case p.Purl != "":
-		return p.Purl
-	case p.CPE != "":
-		return p.CPE
-	}
-	return p.Ref
 }
 
 // VEXDocuments lists a device's VEX documents, oldest first (the order in

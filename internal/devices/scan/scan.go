@@ -406,7 +406,7 @@ func (m *matcher) prepareVEX() {
 		known = append(known, m.product...)
 	}
 	for _, u := range m.statements.UnknownProducts(nonEmpty(known...)) {
-		sum.VEXUnknownProducts = append(sum.VEXUnknownProducts, fmt.Sprint(u))
+		sum.VEXUnknownProducts = append(sum.VEXUnknownProducts, u.String())
 	}
 }
 

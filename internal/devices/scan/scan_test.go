@@ -159,7 +159,7 @@ func TestScanAccountsForEveryComponent(t *testing.T) {
 	if s.Suppressed != 1 || len(s.SuppressedList) != 1 || !strings.Contains(s.SuppressedList[0], "PYSEC-2019-217 in jinja2@2.10: not_affected (vulnerable_code_not_in_execute_path)") {
 		t.Errorf("suppressed %d: %v", s.Suppressed, s.SuppressedList)
 	}
-	if len(s.VEXUnknownProducts) != 1 || !strings.Contains(s.VEXUnknownProducts[0], "not-in-this-sbom") {
+	if len(s.VEXUnknownProducts) != 1 || s.VEXUnknownProducts[0] != "CVE-2099-0001: pkg:npm/not-in-this-sbom@1.0.0" {
 		t.Errorf("VEX about unknown products: %v", s.VEXUnknownProducts)
 	}
 	// Counts agree with the findings.

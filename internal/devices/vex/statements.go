@@ -181,6 +181,21 @@ type UnknownProduct struct {
 	Source        Source
 }
 
+// String names the vulnerability and the product by its purl, else its
+// CPE, else its reference: "CVE-2024-1234: pkg:npm/left-pad@1.0.0".
+func (u UnknownProduct) String() string { return u.Vulnerability + ": " + u.Product.Label() }
+
+// Label is the product's purl, else its CPE, else its reference.
+func (p Product) Label() string {
+	switch {
+	case p.Purl != "":
+		return p.Purl
+	case p.CPE != "":
+		return p.CPE
+	}
+	return p.Ref
+}
+
 // UnknownProducts returns the products of every statement that none of the
 // known identifiers (an inventory's purls, CPEs, bom-refs and BOM-Links)
 // matches, by the rules of Find with version restrictions ignored. They
