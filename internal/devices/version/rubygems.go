@@ -111,7 +111,11 @@ func (v *rubygems) compare(o ordered) int {
 
 // generic orders versions of ecosystems without a scheme of their own:
 // runs of digits and of letters (case folded), compared as RubyGems does,
-// so 1.0 equals 1, 1.0rc1 sorts before 1.0 and 1.10 after 1.9.
+// so 1.0 equals 1, 1.0rc1 sorts before 1.0 and 1.10 after 1.9. One
+// exception: a single letter glued to the last number and ending the
+// version is a patch letter, as in OpenSSL's 1.0.1f, and sorts after the
+// number alone and before the next (1.0.1 < 1.0.1a < 1.0.1f < 1.0.2);
+// NVD's CPE ranges for C software are written that way (decision 0034).
 type generic struct {
 	toks []token
 }
@@ -120,6 +124,11 @@ func parseGeneric(s string) (ordered, error) {
 	ts := tokens(s, true)
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("has neither digits nor letters")
+	}
+	if n := len(s); n >= 2 && isLetter(s[n-1]) && isDigit(s[n-2]) {
+		// The patch letter counts as a further number: a is 1, z is 26.
+		l := s[n-1] | 0x20
+		ts[len(ts)-1] = token{num: true, text: fmt.Sprint(int(l-'a') + 1)}
 	}
 	return &generic{toks: ts}, nil
 }

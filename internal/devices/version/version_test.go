@@ -259,3 +259,31 @@ func TestZeroAndMixedSchemes(t *testing.T) {
 		t.Errorf("String, Scheme = %q, %v", v, v.Scheme())
 	}
 }
+
+// TestGenericPatchLetter: OpenSSL-style patch letters sort after their
+// release, so a CPE range such as Heartbleed's (>= 1.0.1, < 1.0.1g)
+// holds 1.0.1f.
+func TestGenericPatchLetter(t *testing.T) {
+	order := []string{"1.0.0", "1.0.1-beta1", "1.0.1", "1.0.1a", "1.0.1F", "1.0.1g", "1.0.1z", "1.0.2", "1.0.2a"}
+	for i := range order {
+		for j := range order {
+			a, err := version.Parse("generic", order[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := version.Parse("generic", order[j])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if i < j {
+				want = -1
+			} else if i > j {
+				want = 1
+			}
+			if got := a.Compare(b); got != want {
+				t.Errorf("%s vs %s: %d, want %d", order[i], order[j], got, want)
+			}
+		}
+	}
+}
