@@ -199,19 +199,24 @@ func (s *Service) Queue(ctx context.Context, f Filter) ([]Summary, error) {
 // Counts returns how many cases each status has at or above the
 // threshold.
 func (s *Service) Counts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.Query(ctx, `SELECT status, COUNT(*) FROM monitor_cases WHERE score >= $1 GROUP BY status`, int64(s.cfg.CaseAt*100))
+	return s.countBy(ctx, `SELECT status, COUNT(*) FROM monitor_cases WHERE score >= $1 GROUP BY status`, int64(s.cfg.CaseAt*100))
+}
+
+// countBy runs a query of (key, count) rows into a map.
+func (s *Service) countBy(ctx context.Context, q string, args ...any) (map[string]int, error) {
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
-		var st string
+		var k string
 		var n int
-		if err := rows.Scan(&st, &n); err != nil {
+		if err := rows.Scan(&k, &n); err != nil {
 			return nil, db.Translate(err)
 		}
-		out[st] = n
+		out[k] = n
 	}
 	return out, db.Translate(rows.Err())
 }
@@ -384,21 +389,7 @@ func (s *Service) Explanations(ctx context.Context, ids []string) (map[string]st
 
 // Coverage counts the scored patient accesses by explanation kind.
 func (s *Service) Coverage(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.Query(ctx, `SELECT kind, COUNT(*) FROM monitor_explanations GROUP BY kind`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, db.Translate(err)
-		}
-		out[k] = n
-	}
-	return out, db.Translate(rows.Err())
+	return s.countBy(ctx, `SELECT kind, COUNT(*) FROM monitor_explanations GROUP BY kind`)
 }
 
 func noteRecord(caseID string) (subject, record string) {
