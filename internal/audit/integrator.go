@@ -103,11 +103,13 @@ type Integrator struct {
 	// attached Recorder sequences its events.
 	ready atomic.Bool
 
-	// queueMu guards queue: events the Recorder sequenced and committed
+	// queueMu guards queue: batches the Recorder sequenced and committed
 	// (in index order), waiting to be appended, so that rounds need not
-	// read back what the process already holds.
+	// read back what the process already holds; queued counts their
+	// events.
 	queueMu sync.Mutex
-	queue   []unledgered
+	queue   []committed
+	queued  int
 
 	// mu guards the caches of pseudonyms, which the Recorder's callers
 	// read concurrently.
@@ -277,21 +279,23 @@ type unledgered struct {
 	body       []byte // read only for events without a stored leaf
 }
 
-// sequenced hands the events the Recorder has just committed with indices
-// first, first+1, ... to the next rounds. The caller holds alloc, so
-// batches arrive in index order.
+// committed is a batch the Recorder committed with the indices first,
+// first+1, ...
+type committed struct {
+	first int64
+	rows  []row
+}
+
+// sequenced hands a batch the Recorder has just committed to the next
+// rounds. The caller holds alloc, so batches arrive in index order.
 func (in *Integrator) sequenced(first int64, rows []row) {
 	in.queueMu.Lock()
 	defer in.queueMu.Unlock()
-	if len(in.queue)+len(rows) > maxQueue {
+	if in.queued+len(rows) > maxQueue {
 		return // the rounds read them from the store
 	}
-	for i, rw := range rows {
-		e := &rw.ev
-		in.queue = append(in.queue, unledgered{index: first + int64(i), id: e.ID, occurredAt: e.Time.UnixMicro(),
-			actorID: e.Actor.UserID, patientID: e.PatientID, action: e.Action, outcome: e.Outcome, purpose: e.Purpose,
-			leaf: rw.leaf, sealedSalt: rw.salt})
-	}
+	in.queue = append(in.queue, committed{first, rows})
+	in.queued += len(rows)
 }
 
 // take returns the queued events from index next on, up to a round's
@@ -300,27 +304,50 @@ func (in *Integrator) sequenced(first int64, rows []row) {
 func (in *Integrator) take(next int64) ([]unledgered, bool) {
 	in.queueMu.Lock()
 	defer in.queueMu.Unlock()
-	skip := 0
-	for skip < len(in.queue) && in.queue[skip].index < next {
-		skip++
+	// Drop what the log already holds.
+	for len(in.queue) > 0 {
+		b := &in.queue[0]
+		if end := b.first + int64(len(b.rows)); end <= next {
+			in.queued -= len(b.rows)
+			in.queue[0] = committed{}
+			in.queue = in.queue[1:]
+			continue
+		}
+		if skip := next - b.first; skip > 0 {
+			b.rows, b.first = b.rows[skip:], next
+			in.queued -= int(skip)
+		}
+		break
 	}
-	in.queue = in.queue[skip:]
-	n := 0
-	for n < len(in.queue) && n < in.opts.BatchSize && in.queue[n].index == next+int64(n) && in.queue[n].leaf != nil {
-		n++
+	out := make([]unledgered, 0, min(in.queued, in.opts.BatchSize))
+	i, at := 0, next
+	for i < len(in.queue) && len(out) < in.opts.BatchSize {
+		b := in.queue[i]
+		if b.first != at {
+			return nil, false // a gap: the store has the events
+		}
+		for j := range b.rows[:min(len(b.rows), in.opts.BatchSize-len(out))] {
+			rw := &b.rows[j]
+			if rw.leaf == nil {
+				return nil, false // a leaf to build, from the store
+			}
+			e := &rw.ev
+			out = append(out, unledgered{index: at, id: e.ID, occurredAt: e.Time.UnixMicro(),
+				actorID: e.Actor.UserID, patientID: e.PatientID, action: e.Action, outcome: e.Outcome, purpose: e.Purpose,
+				leaf: rw.leaf, sealedSalt: rw.salt})
+			at++
+		}
+		i++
 	}
-	if n == 0 || (n < in.opts.BatchSize && n < len(in.queue)) {
-		// Nothing queued at next, or a gap or a leaf to build ahead.
+	if len(out) == 0 {
 		return nil, false
 	}
-	out := make([]unledgered, n)
-	copy(out, in.queue[:n])
 	return out, true
 }
 
 func (in *Integrator) clearQueue() {
 	in.queueMu.Lock()
-	in.queue = nil
+	in.queue, in.queued = nil, 0
 	in.queueMu.Unlock()
 }
 

@@ -770,3 +770,43 @@ func BenchmarkIntegrator(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestTakeFromQueue: rounds take committed batches from memory only when
+// memory holds every event from the log's size on, with its leaf.
+func TestTakeFromQueue(t *testing.T) {
+	rows := func(n int, leaf bool) []row {
+		out := make([]row, n)
+		for i := range out {
+			out[i].ev.ID = fmt.Sprint(i)
+			if leaf {
+				out[i].leaf, out[i].salt = []byte{byte(i)}, []byte{1}
+			}
+		}
+		return out
+	}
+	in := &Integrator{opts: IntegratorOptions{BatchSize: 5}}
+	in.sequenced(10, rows(3, true))
+	in.sequenced(13, rows(4, true))
+	if _, ok := in.take(9); ok {
+		t.Fatal("took events from 9, which memory does not hold")
+	}
+	got, ok := in.take(11) // 10 is in the log already
+	if !ok || len(got) != 5 || got[0].index != 11 || got[4].index != 15 || got[2].id != "0" || got[0].leaf[0] != 1 {
+		t.Fatalf("take(11) = %+v, %v", got, ok)
+	}
+	if got, ok := in.take(16); !ok || len(got) != 1 || got[0].index != 16 {
+		t.Fatalf("take(16) = %+v, %v", got, ok)
+	}
+	if in.queued != 1 {
+		t.Fatalf("%d queued, want 1", in.queued)
+	}
+	in.sequenced(20, rows(2, true)) // 17 to 19 were sequenced elsewhere
+	if _, ok := in.take(17); ok {
+		t.Fatal("took events across a gap")
+	}
+	in.clearQueue()
+	in.sequenced(30, rows(2, false))
+	if _, ok := in.take(30); ok {
+		t.Fatal("took events without their leaves")
+	}
+}
