@@ -302,7 +302,9 @@ func (r *Recorder) commit(batch []*pending) {
 
 const insertCols = 16
 
-const insertPrefix = `INTO audit_events (id, recorded_at, occurred_at, actor_id, patient_id, action, outcome, purpose, resource_type, resource_id, break_glass, source, body, ledger_salt, ledger_leaf, ledger_index) VALUES `
+const insertPrefixCols = `INTO audit_events (id, recorded_at, occurred_at, actor_id, patient_id, action, outcome, purpose, resource_type, resource_id, break_glass, source, body, ledger_salt, ledger_leaf, ledger_index) `
+
+const insertPrefix = insertPrefixCols + `VALUES `
 
 // insertChunk is the most rows per INSERT statement. Each transaction
 // prepares the statement for full chunks once and the last, shorter one
@@ -391,6 +393,9 @@ func (r *Recorder) insertRows(ctx context.Context, tx *db.Tx, rows []row, firstI
 	if skipDuplicates {
 		suffix = onConflictSkip
 	}
+	if tx.Dialect() == db.Postgres {
+		return insertArrays(ctx, tx, rows, now, firstIndex, suffix)
+	}
 	stored := 0
 	// Full chunks share one prepared statement.
 	var full *sql.Stmt
@@ -427,6 +432,51 @@ func (r *Recorder) insertRows(ctx context.Context, tx *db.Tx, rows []row, firstI
 		}
 	}
 	return stored, nil
+}
+
+// pgInsertArrays inserts every row of a batch in one PostgreSQL
+// statement: each column is sent as one array and unnested on the server,
+// in the order given (ledger indices follow it). One statement per batch
+// instead of one per 16 rows saved most of the round trips and the
+// per-statement work of both the driver and the server.
+const pgInsertArrays = `INSERT ` + insertPrefixCols + `SELECT id, rat, oat, actor, patient, act, outc, purp, rtype, rid, bg, src, body, salt, leaf, idx FROM unnest(
+$1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+$11::integer[], $12::text[], $13::bytea[], $14::bytea[], $15::bytea[], $16::bigint[])
+WITH ORDINALITY AS v(id, rat, oat, actor, patient, act, outc, purp, rtype, rid, bg, src, body, salt, leaf, idx, ord) ORDER BY ord`
+
+func insertArrays(ctx context.Context, tx *db.Tx, rows []row, now, firstIndex int64, suffix string) (int, error) {
+	n := len(rows)
+	var (
+		ids, actors, actions, outcomes, purposes, rtypes, rids, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		patients                                                        = make([]*string, n)
+		recorded, occurred                                              = make([]int64, n), make([]int64, n)
+		indices                                                         = make([]*int64, n)
+		bgs                                                             = make([]int32, n)
+		bodies, salts, leaves                                           = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	)
+	for i, rw := range rows {
+		e := &rows[i].ev
+		ids[i], actors[i], actions[i], outcomes[i], purposes[i] = e.ID, e.Actor.UserID, e.Action, e.Outcome, e.Purpose
+		rtypes[i], rids[i], sources[i] = e.ResourceType, e.ResourceID, e.Source
+		if e.PatientID != "" {
+			patients[i] = &e.PatientID
+		}
+		recorded[i], occurred[i] = now, e.Time.UnixMicro()
+		if firstIndex >= 0 {
+			idx := firstIndex + int64(i)
+			indices[i] = &idx
+		}
+		if e.BreakGlass != nil {
+			bgs[i] = 1
+		}
+		bodies[i], salts[i], leaves[i] = rw.body, rw.salt, rw.leaf
+	}
+	res, err := tx.Exec(ctx, pgInsertArrays+suffix, ids, recorded, occurred, actors, patients, actions, outcomes, purposes, rtypes, rids, bgs, sources, bodies, salts, leaves, indices)
+	if err != nil {
+		return 0, err
+	}
+	stored, err := res.RowsAffected()
+	return int(stored), err
 }
 
 // Stored is an event read back from the store.
