@@ -810,3 +810,57 @@ func TestTakeFromQueue(t *testing.T) {
 		t.Fatal("took events without their leaves")
 	}
 }
+
+// TestBulkStoreIsSequencedOnce: with the integrator ready, bulk ingestion
+// (StoreNew) gives its events leaf indices in its own transactions, like
+// the Recorder: ids already stored and ids repeated in a batch are
+// dropped before the indices are given, so the log holds each event once
+// and the indices stay contiguous while the Recorder commits in between.
+func TestBulkStoreIsSequencedOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		r := newLedgerRig(t, d)
+		in := r.integrator(IntegratorOptions{BatchSize: 256, Recorder: r.rec}, nil)
+		defer in.Close()
+		r.record(t, 0, 100) // the first events about each patient; the integrator becomes ready
+		waitLedgered(t, in)
+		if !in.ready.Load() {
+			t.Fatal("integrator not ready after its first round")
+		}
+		prep := func(from, n int) []Prepared {
+			var ps []Prepared
+			for i := from; i < from+n; i++ {
+				ev := *accessEvent(i)
+				ev.ID = fmt.Sprintf("ehr-%d", i)
+				p, err := r.rec.Prepare(ctx, ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ps = append(ps, p)
+			}
+			return ps
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); r.record(t, 100, 400) }()
+		// 2,500 events in chunks larger than one transaction, one id
+		// repeated inside the batch.
+		batch := prep(1000, 2500)
+		batch = append(batch, batch[7])
+		n, err := r.rec.StoreNew(ctx, batch)
+		if err != nil || n != 2500 {
+			t.Fatalf("StoreNew = %d, %v; want 2500", n, err)
+		}
+		// Stored with their indices, not left for the integrator's rounds.
+		var unsequenced int
+		if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE id LIKE 'ehr-%' AND ledger_index IS NULL`).Scan(&unsequenced); err != nil || unsequenced != 0 {
+			t.Fatalf("%d bulk events stored without an index (%v)", unsequenced, err)
+		}
+		// The same feed again, overlapping: only the 500 new ones count.
+		if n, err := r.rec.StoreNew(ctx, prep(3000, 1000)); err != nil || n != 500 {
+			t.Fatalf("StoreNew again = %d, %v; want 500", n, err)
+		}
+		<-done
+		waitLedgered(t, in)
+		checkExactlyOnce(t, r, in, 100+400+3000)
+	})
+}

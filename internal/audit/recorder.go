@@ -200,6 +200,9 @@ func (r *Recorder) StoreNew(ctx context.Context, ps []Prepared) (int, error) {
 	for i, p := range ps {
 		rows[i] = p.row
 	}
+	if in := r.ledger.Load(); in != nil && in.ready.Load() {
+		return r.storeSequenced(ctx, in, rows)
+	}
 	var stored int
 	err := r.db.InTx(ctx, func(tx *db.Tx) error {
 		n, err := r.insertRows(ctx, tx, rows, -1, true)
@@ -210,6 +213,96 @@ func (r *Recorder) StoreNew(ctx context.Context, ps []Prepared) (int, error) {
 		return 0, err
 	}
 	return stored, nil
+}
+
+// sequencedChunk is the most events StoreNew sequences in one
+// transaction: the Recorder's commits wait for the allocation lock
+// meanwhile, so a clinician's access waits for at most one chunk.
+const sequencedChunk = 1024
+
+// storeSequenced is StoreNew with an integrator ready: like the Recorder's
+// group commits, each transaction gives its new events the next leaf
+// indices and hands the committed leaves to the integrator in memory, so
+// that bulk events are not written twice (stored, then sequenced). Ids
+// already stored or repeated are dropped first, inside the transaction,
+// so that the indices stay contiguous.
+func (r *Recorder) storeSequenced(ctx context.Context, in *Integrator, rows []row) (int, error) {
+	stored := 0
+	for start := 0; start < len(rows); start += sequencedChunk {
+		part := rows[start:min(start+sequencedChunk, len(rows))]
+		in.alloc.Lock()
+		var fresh []row
+		var first int64
+		err := r.db.InTx(ctx, func(tx *db.Tx) (err error) {
+			if fresh, err = dropStored(ctx, tx, part); err != nil {
+				return err
+			}
+			if len(fresh) == 0 {
+				return nil
+			}
+			if first, err = nextIndex(ctx, tx); err != nil {
+				return err
+			}
+			_, err = r.insertRows(ctx, tx, fresh, first, false)
+			return err
+		})
+		if err == nil && len(fresh) > 0 {
+			in.sequenced(first, fresh)
+		}
+		in.alloc.Unlock()
+		if err != nil {
+			return stored, err
+		}
+		stored += len(fresh)
+	}
+	return stored, nil
+}
+
+// dropStored returns rows without the events whose id is already stored
+// or appears earlier in rows.
+func dropStored(ctx context.Context, tx *db.Tx, rows []row) ([]row, error) {
+	const perQuery = 500
+	known := make(map[string]bool, len(rows))
+	args := make([]any, 0, perQuery)
+	var q strings.Builder
+	for start := 0; start < len(rows); start += perQuery {
+		part := rows[start:min(start+perQuery, len(rows))]
+		args = args[:0]
+		q.Reset()
+		q.WriteString(`SELECT id FROM audit_events WHERE id IN (`)
+		for i, rw := range part {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			args = append(args, rw.ev.ID)
+			fmt.Fprintf(&q, "$%d", i+1)
+		}
+		q.WriteByte(')')
+		res, err := tx.Query(ctx, q.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for res.Next() {
+			var id string
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return nil, db.Translate(err)
+			}
+			known[id] = true
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return nil, db.Translate(err)
+		}
+	}
+	fresh := make([]row, 0, len(rows))
+	for _, rw := range rows {
+		if !known[rw.ev.ID] {
+			known[rw.ev.ID] = true
+			fresh = append(fresh, rw)
+		}
+	}
+	return fresh, nil
 }
 
 // Close stops accepting events, writes those queued and waits.
