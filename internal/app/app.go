@@ -344,7 +344,10 @@ func (a *App) kekIDs() []string { return a.KEK.KeyIDs() }
 func (a *App) proofBundle(ctx context.Context, eventID string) (*proof.Bundle, string, error) {
 	o, err := a.Integrator.Opening(ctx, eventID)
 	if err != nil {
-		return nil, "", err
+		// The patient is known once the event is found (an event not yet
+		// in the log): the portal tells its own patient to wait and
+		// anyone else that there is no such access.
+		return nil, o.PatientID, err
 	}
 	b, err := proof.Build(ctx, o, a.Ledger)
 	return b, o.PatientID, err

@@ -9,6 +9,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/trustward/trustward/internal/audit"
 )
 
 // A patient's browser verifies, with WebCrypto, that each access to their
@@ -101,5 +103,24 @@ func TestBrowserPortalVerifiesProofs(t *testing.T) {
 	}
 	if res, body := get(t, pat, a.srv.URL+"/portal/accesses/no-such-event/proof"); res.StatusCode != 404 || !strings.Contains(body, "no such access") {
 		t.Fatalf("unknown event: %d %s", res.StatusCode, body)
+	}
+	// An event about no patient (a sign-in), ledgered or not yet: the
+	// same answer as an unknown id.
+	evs, err := a.Audit.Events(context.Background(), audit.Query{Since: time.Now().Add(-time.Hour), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signins := 0
+	for _, e := range evs {
+		if e.Event.PatientID != "" || e.Event.Subtype != "login" {
+			continue
+		}
+		signins++
+		if res, body := get(t, pat, a.srv.URL+"/portal/accesses/"+e.Event.ID+"/proof"); res.StatusCode != 404 || !strings.Contains(body, "no such access") {
+			t.Fatalf("sign-in event %s (ledger index %d): %d %s", e.Event.ID, e.LedgerIndex, res.StatusCode, body)
+		}
+	}
+	if signins == 0 {
+		t.Fatal("no sign-in events to ask proofs for")
 	}
 }
