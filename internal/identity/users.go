@@ -84,6 +84,8 @@ type Service struct {
 	dummy string
 	// org is the organisation's name, a context word passwords must avoid.
 	org string
+	// unknown locks usernames without an account like accounts.
+	unknown *unknownNames
 }
 
 // NewService returns the identity service.
@@ -92,7 +94,7 @@ func NewService(ctx context.Context, d *db.DB, h *Hasher, rec Recorder, clock fu
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: d, hasher: h, audit: rec, clock: clock, log: log, dummy: dummy, org: org}, nil
+	return &Service{db: d, hasher: h, audit: rec, clock: clock, log: log, dummy: dummy, org: org, unknown: newUnknownNames(maxUnknownNames)}, nil
 }
 
 // Hasher returns the password hasher.
@@ -225,13 +227,6 @@ func (s *Service) CountUsers(ctx context.Context) (int, error) {
 	return n, db.Translate(err)
 }
 
-// Lockout: after this many consecutive failures an account is locked for
-// lockFor; the full rate-limit design comes with the identity work.
-const (
-	maxFailures = 10
-	lockFor     = 15 * time.Minute
-)
-
 // ErrBadCredentials is the one message for a wrong username or password.
 var errBadCredentials = fault.New(fault.Unauthenticated, "wrong username or password")
 
@@ -241,50 +236,51 @@ type Client struct {
 	UserAgent string
 }
 
-// Authenticate checks a username and password. Failures are counted
-// atomically in the database and audited; the error never says whether the
-// username exists.
+// Authenticate checks a username and password. Each attempt is counted as
+// a failure in the database, atomically and before the password is
+// checked, so that parallel guesses cannot outrun the lockout schedule
+// (lockout.go, decision 0035); a right password clears the count. Every
+// outcome is audited; neither the error nor the time taken says whether
+// the username exists.
 func (s *Service) Authenticate(ctx context.Context, username, password string, c Client) (User, error) {
 	username = strings.ToLower(strings.TrimSpace(username))
 	var hash sql.NullString
-	var locked sql.NullInt64
-	row := s.db.QueryRow(ctx, `SELECT `+userCols+`, password_hash, locked_until FROM users WHERE username = $1`, username)
+	row := s.db.QueryRow(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE username = $1`, username)
 	var u User
 	var pr, pa, dep sql.NullString
 	var dis sql.NullInt64
-	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &pr, &pa, &dep, &dis, &hash, &locked)
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &pr, &pa, &dep, &dis, &hash)
 	u.PractitionerID, u.PatientID, u.DepartmentID, u.Disabled = pr.String, pa.String, dep.String, dis.Valid
 	if err == sql.ErrNoRows || (err == nil && !hash.Valid) {
-		_, _, _ = s.hasher.Verify(ctx, s.dummy, password)
-		s.auditSignIn(ctx, User{ID: "unknown", Role: "unknown"}, c, audit.OutcomeDenied, "unknown username or no password set")
-		return User{}, errBadCredentials
+		return User{}, s.authenticateUnknown(ctx, username, password, c)
 	}
 	if err != nil {
 		return User{}, db.Translate(err)
 	}
 	now := s.clock()
-	if locked.Valid && locked.Int64 > now.UnixMicro() {
-		s.auditSignIn(ctx, u, c, audit.OutcomeDenied, "account temporarily locked")
-		return User{}, fault.New(fault.Unauthenticated, "too many failed sign-ins: this account is locked until %s", time.UnixMicro(locked.Int64).UTC().Format("15:04 MST"))
-	}
-	ok, rehash, err := s.hasher.Verify(ctx, hash.String, password)
+	n, st, claimed, err := s.claimAttempt(ctx, u.ID, now)
 	if err != nil {
 		return User{}, err
 	}
+	if !claimed {
+		s.auditSignIn(ctx, u, c, audit.OutcomeDenied, lockedDesc(st))
+		return User{}, refuseLocked(st, now)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, hash.String, password)
+	if err != nil {
+		// The attempt stays counted: a guess cut short is still a guess.
+		return User{}, err
+	}
 	if !ok {
-		// One statement: concurrent failures cannot lose an increment.
-		if _, err := s.db.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END WHERE id = $1`,
-			u.ID, maxFailures, now.Add(lockFor).UnixMicro()); err != nil {
-			return User{}, err
-		}
 		s.auditSignIn(ctx, u, c, audit.OutcomeDenied, "wrong password")
-		return User{}, errBadCredentials
+		s.auditLockout(ctx, u, c, n, now)
+		return User{}, failedAttempt(n, now)
 	}
 	if u.Disabled {
 		s.auditSignIn(ctx, u, c, audit.OutcomeDenied, "account disabled")
 		return User{}, errBadCredentials
 	}
-	if _, err := s.db.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)`, u.ID); err != nil {
+	if _, err := s.db.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID); err != nil {
 		return User{}, err
 	}
 	if rehash {
