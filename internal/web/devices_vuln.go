@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,43 +157,55 @@ func redirectDevice(w http.ResponseWriter, r *http.Request, id, msg, anchor stri
 	http.Redirect(w, r, "/office/devices/"+url.PathEscape(id)+"?done="+url.QueryEscape(msg)+"#"+anchor, http.StatusSeeOther)
 }
 
+// docUpload is a document a device page takes (an SBOM or a VEX): the
+// form field, the refusals' wording, and how it is stored, which returns
+// the audit subtype and description, the message shown and the page's tab.
+type docUpload struct {
+	field, forbidden, notStored string
+	store                       func(ctx context.Context, device string, raw []byte, by string) (subtype, desc, msg, tab string, err error)
+}
+
 func (s *Server) uploadSBOMForm(w http.ResponseWriter, r *http.Request, u identity.User) {
-	id := r.PathValue("id")
-	if !mayManageDevices(u) {
-		s.renderError(w, r, &u, fault.New(fault.Forbidden, "Only security engineers and administrators upload SBOMs."))
-		return
-	}
-	raw, err := formFile(r, "sbom")
-	var up *devices.SBOMUpload
-	if err == nil {
-		up, err = s.Assessor.UploadSBOM(r.Context(), id, raw, u.ID)
-	}
-	if err != nil {
-		if fault.Is(err, fault.NotFound) {
-			s.renderError(w, r, &u, err)
-			return
-		}
-		logError(s.Log, r, err)
-		s.renderDevice(w, r, u, id, status(err), "", "The SBOM was not stored: "+fault.Message(err))
-		return
-	}
-	if err := s.auditDeviceChange(r, u, audit.ActionCreate, "device-sbom", id, fmt.Sprintf("SBOM %s (%s %s, %d components)", up.SBOM.ID, up.SBOM.Format, up.SBOM.SpecVersion, up.SBOM.Components)); err != nil {
-		s.renderError(w, r, &u, err)
-		return
-	}
-	redirectDevice(w, r, id, fmt.Sprintf("SBOM stored: %d components, %d unmatched, %d findings (%d open).", up.SBOM.Components, up.Evaluation.Unmatched, up.Evaluation.Findings, up.Evaluation.Open), "sboms")
+	s.uploadDocForm(w, r, u, docUpload{field: "sbom",
+		forbidden: "Only security engineers and administrators upload SBOMs.", notStored: "The SBOM was not stored: ",
+		store: func(ctx context.Context, id string, raw []byte, by string) (string, string, string, string, error) {
+			up, err := s.Assessor.UploadSBOM(ctx, id, raw, by)
+			if err != nil {
+				return "", "", "", "", err
+			}
+			return "device-sbom", fmt.Sprintf("SBOM %s (%s %s, %d components)", up.SBOM.ID, up.SBOM.Format, up.SBOM.SpecVersion, up.SBOM.Components),
+				fmt.Sprintf("SBOM stored: %d components, %d unmatched, %d findings (%d open).", up.SBOM.Components, up.Evaluation.Unmatched, up.Evaluation.Findings, up.Evaluation.Open), "sboms", nil
+		}})
 }
 
 func (s *Server) uploadVEXForm(w http.ResponseWriter, r *http.Request, u identity.User) {
+	s.uploadDocForm(w, r, u, docUpload{field: "vex",
+		forbidden: "Only security engineers and administrators upload VEX.", notStored: "The VEX document was not stored: ",
+		store: func(ctx context.Context, id string, raw []byte, by string) (string, string, string, string, error) {
+			up, err := s.Assessor.UploadVEX(ctx, id, raw, by)
+			if err != nil {
+				return "", "", "", "", err
+			}
+			msg := fmt.Sprintf("VEX applied: %d statements; %d findings suppressed.", up.VEX.Statements, up.Evaluation.Suppressed)
+			if n := len(up.VEX.UnknownProducts); n > 0 {
+				msg += fmt.Sprintf(" %d statements name products this device does not have (listed under VEX).", n)
+			}
+			return "device-vex", fmt.Sprintf("VEX %s (%s, %d statements)", up.VEX.ID, up.VEX.Format, up.VEX.Statements), msg, "vex", nil
+		}})
+}
+
+// uploadDocForm stores an uploaded document, audits it and shows the
+// device again with the outcome; a refused document changes nothing.
+func (s *Server) uploadDocForm(w http.ResponseWriter, r *http.Request, u identity.User, d docUpload) {
 	id := r.PathValue("id")
 	if !mayManageDevices(u) {
-		s.renderError(w, r, &u, fault.New(fault.Forbidden, "Only security engineers and administrators upload VEX."))
+		s.renderError(w, r, &u, fault.New(fault.Forbidden, "%s", d.forbidden))
 		return
 	}
-	raw, err := formFile(r, "vex")
-	var up *devices.VEXUpload
+	raw, err := formFile(r, d.field)
+	var subtype, desc, msg, tab string
 	if err == nil {
-		up, err = s.Assessor.UploadVEX(r.Context(), id, raw, u.ID)
+		subtype, desc, msg, tab, err = d.store(r.Context(), id, raw, u.ID)
 	}
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
@@ -200,18 +213,14 @@ func (s *Server) uploadVEXForm(w http.ResponseWriter, r *http.Request, u identit
 			return
 		}
 		logError(s.Log, r, err)
-		s.renderDevice(w, r, u, id, status(err), "", "The VEX document was not stored: "+fault.Message(err))
+		s.renderDevice(w, r, u, id, status(err), "", d.notStored+fault.Message(err))
 		return
 	}
-	if err := s.auditDeviceChange(r, u, audit.ActionCreate, "device-vex", id, fmt.Sprintf("VEX %s (%s, %d statements)", up.VEX.ID, up.VEX.Format, up.VEX.Statements)); err != nil {
+	if err := s.auditDeviceChange(r, u, audit.ActionCreate, subtype, id, desc); err != nil {
 		s.renderError(w, r, &u, err)
 		return
 	}
-	msg := fmt.Sprintf("VEX applied: %d statements; %d findings suppressed.", up.VEX.Statements, up.Evaluation.Suppressed)
-	if n := len(up.VEX.UnknownProducts); n > 0 {
-		msg += fmt.Sprintf(" %d statements name products this device does not have (listed under VEX).", n)
-	}
-	redirectDevice(w, r, id, msg, "vex")
+	redirectDevice(w, r, id, msg, tab)
 }
 
 func (s *Server) overrideForm(w http.ResponseWriter, r *http.Request, u identity.User) {
