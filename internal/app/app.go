@@ -164,7 +164,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
 		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices, Cases: a.Cases,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
-		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version})
+		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version,
+			SigninPerMinute: cfg.SigninPerMinute, SigninBurst: cfg.SigninBurst})
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -85,6 +85,11 @@ type Config struct {
 	// PublicURL is where people reach this server (links in emails);
 	// empty: http://ADDR.
 	PublicURL string `json:"public_url"`
+	// SigninPerMinute limits password sign-in attempts per client address
+	// (an IPv6 /64) after a burst of SigninBurst (decision 0036); 0: no
+	// limit.
+	SigninPerMinute int `json:"signin_per_minute"`
+	SigninBurst     int `json:"signin_burst"`
 }
 
 // Default returns the settings used when nothing else is given.
@@ -104,6 +109,8 @@ func Default() Config {
 		LogLevel:                 "info",
 		MaxBodyBytes:             8 << 20,
 		Org:                      "Riverside General Hospital",
+		SigninPerMinute:          30,
+		SigninBurst:              30,
 	}
 }
 
@@ -188,6 +195,8 @@ var settings = []setting{
 	{"atna-tls-cert", "TRUSTWARD_ATNA_TLS_CERT", "TLS certificate `file` of the ATNA receiver"},
 	{"atna-tls-key", "TRUSTWARD_ATNA_TLS_KEY", "TLS private key `file` of the ATNA receiver"},
 	{"atna-client-ca", "TRUSTWARD_ATNA_CLIENT_CA", "CA `file`: ATNA clients must present a certificate it signed"},
+	{"signin-per-minute", "TRUSTWARD_SIGNIN_PER_MINUTE", "password sign-in attempts a client address (IPv6: its /64) may make per minute after the burst (0: no limit)"},
+	{"signin-burst", "TRUSTWARD_SIGNIN_BURST", "password sign-in attempts a client address may make at once"},
 }
 
 func bindFlags(fs *flag.FlagSet, f *Config) {
@@ -235,6 +244,10 @@ func defaultString(d Config, name string) string {
 		return d.Org
 	case "ledger-checkpoint-interval":
 		return d.LedgerCheckpointInterval.String()
+	case "signin-per-minute":
+		return strconv.Itoa(d.SigninPerMinute)
+	case "signin-burst":
+		return strconv.Itoa(d.SigninBurst)
 	}
 	return ""
 }
@@ -327,7 +340,7 @@ func applySetting(c *Config, name, v string) error {
 		default:
 			c.SessionIdle = d
 		}
-	case "demo-seed", "demo-patients", "demo-staff", "demo-access-days", "max-body-bytes":
+	case "demo-seed", "demo-patients", "demo-staff", "demo-access-days", "max-body-bytes", "signin-per-minute", "signin-burst":
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return bad(fmt.Sprintf("%q is not a whole number", v))
@@ -341,6 +354,10 @@ func applySetting(c *Config, name, v string) error {
 			c.DemoStaff = int(n)
 		case "demo-access-days":
 			c.DemoAccessDays = int(n)
+		case "signin-per-minute":
+			c.SigninPerMinute = int(n)
+		case "signin-burst":
+			c.SigninBurst = int(n)
 		default:
 			c.MaxBodyBytes = n
 		}
@@ -445,6 +462,12 @@ func (c Config) Validate() error {
 	}
 	if c.DemoAccessDays != 0 && (c.DemoAccessDays < 4 || c.DemoAccessDays > 90) {
 		return &Error{"--demo-access-days", "must be 0 (none) or between 4 and 90"}
+	}
+	if c.SigninPerMinute < 0 || c.SigninPerMinute > 60_000 {
+		return &Error{"--signin-per-minute", "must be between 0 (no limit) and 60000"}
+	}
+	if c.SigninBurst < 1 || c.SigninBurst > 10_000 {
+		return &Error{"--signin-burst", "must be between 1 and 10000"}
 	}
 	if err := c.validateATNA(); err != nil {
 		return err

@@ -130,9 +130,13 @@ func (s *Server) apiSignin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, err)
 		return
 	}
+	if s.apiSigninThrottled(w, r) {
+		return
+	}
 	c := clientOf(r)
 	u, err := s.Identity.Authenticate(r.Context(), in.Username, in.Password, c)
 	if err != nil {
+		s.retryAfterLock(w, err)
 		writeProblem(w, r, s.Log, err)
 		return
 	}

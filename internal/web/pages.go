@@ -275,10 +275,14 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
 	next := safeNext(r.PostForm.Get("next"))
+	if s.signinThrottled(w, r, username, next) {
+		return
+	}
 	c := clientOf(r)
 	u, err := s.Identity.Authenticate(r.Context(), username, password, c)
 	if err != nil {
 		if fault.Is(err, fault.Unauthenticated) {
+			s.retryAfterLock(w, err)
 			p := s.newPage("Sign in", nil)
 			p.Error, p.Username, p.Next = fault.Message(err), username, next
 			s.render(w, r, http.StatusUnauthorized, "signin", p)

@@ -82,6 +82,10 @@ type Options struct {
 	SessionIdle  time.Duration
 	MaxBodyBytes int64
 	Version      string
+	// SigninPerMinute and SigninBurst limit password sign-in attempts per
+	// client address (ratelimit.go); SigninPerMinute 0: no limit.
+	SigninPerMinute int
+	SigninBurst     int
 }
 
 // Server is the HTTP handler of Trustward.
@@ -92,11 +96,14 @@ type Server struct {
 	staticMap map[string]string // logical name -> hashed path
 	static    map[string][]byte // hashed path -> content
 	handler   http.Handler
+	// signinLimit limits password sign-ins per client address.
+	signinLimit *ipLimiter
 }
 
 // New builds the server: templates are parsed once here.
 func New(d Deps, opt Options) (*Server, error) {
 	s := &Server{Deps: d, opt: opt, staticMap: map[string]string{}, static: map[string][]byte{}}
+	s.signinLimit = newIPLimiter(opt.SigninPerMinute, opt.SigninBurst, maxLimitedAddresses, d.Clock)
 	if err := s.loadStatic(); err != nil {
 		return nil, err
 	}
