@@ -17,9 +17,9 @@ import (
 // This file generates a hospital's access log with ground truth for the
 // privacy-monitoring benchmark: the demo hospital of Generate, the care
 // that happens in it over a number of days (encounters, appointments,
-// orders, consults) as FHIR context, the accesses that care causes as
-// audit events, and, from violations.go, injected inappropriate accesses
-// and hard negatives. Detectors never see the truth; only eval reads it.
+// orders, consults, the inpatient units' nurse assignments) as FHIR
+// context, the accesses that care causes as audit events, and, from
+// violations.go, injected inappropriate accesses and hard negatives. Detectors never see the truth; only eval reads it.
 
 // Access-simulation defaults.
 const (
@@ -112,6 +112,7 @@ type accessGen struct {
 	visits      []*visitRec
 	active      []*patient          // patients in care during the period
 	exclude     *staffMember        // kept off the next encounter (evasion)
+	startAt     time.Time           // when set, the next encounter's start (evasion)
 	careTeams   map[string][]string // staff id -> patient ids on base care teams
 	patientByID map[string]*patient
 	terminated  map[*staffMember]time.Time
@@ -125,7 +126,8 @@ type visitRec struct {
 	dept       *department
 	p          *patient
 	start, end time.Time
-	staff      []*staffMember
+	staff      []*staffMember // on the Encounter, the attending first
+	shifts     []shiftAssignment
 }
 
 // GenerateAccesses simulates o.Days of care in the hospital of
@@ -600,8 +602,10 @@ func (a *accessGen) encounter(d *department, class string, day time.Time, p *pat
 func (a *accessGen) encounterVisit(d *department, class string, day time.Time, p *patient, attending *staffMember) (*visitRec, error) {
 	r := a.rng
 	var start time.Time
-	switch class {
-	case "AMB":
+	switch {
+	case !a.startAt.IsZero():
+		start = a.startAt
+	case class == "AMB":
 		start = day.Add(8*time.Hour + time.Duration(r.IntN(18))*30*time.Minute)
 	default:
 		start = day.Add(between(r, 0, 24*time.Hour))
@@ -623,19 +627,17 @@ func (a *accessGen) encounterVisit(d *department, class string, day time.Time, p
 		length = time.Duration(1+r.IntN(6))*24*time.Hour + between(r, 0, 12*time.Hour)
 	}
 	v := &visitRec{class: class, dept: d, p: p, start: start, end: start.Add(length), staff: []*staffMember{attending}}
-	nurses := a.onShift(d, roleNurse, start.Add(5*time.Minute))
-	for range 1 + r.IntN(2) {
-		if len(nurses) > 0 {
-			if n := nurses[r.IntN(len(nurses))]; !slices.Contains(v.staff, n) {
-				v.staff = append(v.staff, n)
-			}
-		}
-	}
 	if class == "IMP" {
-		// Inpatients meet the night nurses too.
-		for _, n := range a.onShift(d, roleNurse, start.Add(14*time.Hour)) {
-			if len(v.staff) < 5 && r.Float64() < 0.5 && !slices.Contains(v.staff, n) {
-				v.staff = append(v.staff, n)
+		// Inpatients are nursed shift by shift by assigned nurses; the
+		// Encounter names the attending only.
+		a.assignShifts(v)
+	} else {
+		nurses := a.onShift(d, roleNurse, start.Add(5*time.Minute))
+		for range 1 + r.IntN(2) {
+			if len(nurses) > 0 {
+				if n := nurses[r.IntN(len(nurses))]; !slices.Contains(v.staff, n) {
+					v.staff = append(v.staff, n)
+				}
 			}
 		}
 	}
@@ -667,7 +669,7 @@ func (a *accessGen) encounterVisit(d *department, class string, day time.Time, p
 			t := v.start.Add(between(r, -20*time.Minute, length))
 			if class == "IMP" {
 				// only while this person is on shift
-				if tt, ok := a.inShift(s, t.Truncate(24*time.Hour)); ok && tt.Before(v.end) {
+				if tt, ok := a.inShift(s, t.Truncate(24*time.Hour)); ok && tt.Before(v.end) && !tt.Before(v.start) {
 					t = tt
 				} else {
 					continue
@@ -675,6 +677,9 @@ func (a *accessGen) encounterVisit(d *department, class string, day time.Time, p
 			}
 			a.legit(s, p, t, "encounter", true)
 		}
+	}
+	if err := a.shiftCare(v); err != nil {
+		return nil, err
 	}
 	// Orders and the consults and queues they cause.
 	if r.Float64() < 0.5 {
@@ -737,14 +742,7 @@ func (a *accessGen) emitEncounter(v *visitRec) error {
 		}
 		return a.outContext("Appointment", ap.ID, ap)
 	case "IMP":
-		ct := careTeam{
-			ResourceType: "CareTeam", ID: "ct-" + strings.TrimPrefix(v.id, "enc-"), Status: "active",
-			Subject: ref("Patient", v.p.id), Period: &period{Start: fhirDateTime(v.start), End: fhirDateTime(v.end)},
-			ManagingOrganization: []reference{ref("Organization", v.dept.id)},
-		}
-		for _, s := range v.staff {
-			ct.Participant = append(ct.Participant, careTeamParticipant{Member: ref("Practitioner", s.id)})
-		}
+		ct := a.treatmentTeam(v)
 		return a.outContext("CareTeam", ct.ID, ct)
 	}
 	return nil
@@ -866,6 +864,9 @@ func (a *accessGen) unrecorded(v *visitRec) {
 			role := roleClinician
 			if r.Float64() < 0.5 {
 				role = roleNurse
+				if v.class == "IMP" {
+					continue // the unit's nurses cover by shift (shiftCare)
+				}
 			}
 			if cs := a.onShift(v.dept, role, t); len(cs) > 0 {
 				if s := cs[r.IntN(len(cs))]; !slices.Contains(v.staff, s) {

@@ -177,13 +177,16 @@ type encounter struct {
 type careTeamParticipant struct {
 	Role   []concept `json:"role,omitempty"`
 	Member reference `json:"member"`
+	Period *period   `json:"period,omitempty"`
 }
 
 type careTeam struct {
 	ResourceType         string                `json:"resourceType"`
 	ID                   string                `json:"id"`
 	Status               string                `json:"status"`
+	Category             []concept             `json:"category,omitempty"`
 	Subject              reference             `json:"subject"`
+	Encounter            *reference            `json:"encounter,omitempty"`
 	Period               *period               `json:"period,omitempty"`
 	Participant          []careTeamParticipant `json:"participant,omitempty"`
 	ManagingOrganization []reference           `json:"managingOrganization,omitempty"`

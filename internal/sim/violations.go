@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -337,20 +338,46 @@ func (a *accessGen) injectViolations() error {
 			if t, ok := at(s); ok && target != nil {
 				k := key(ScenarioEvasion, i)
 				if a.rng.Float64() < 0.5 {
-					// Admitted to the user's department, but not in the
-					// user's care.
+					// In the user's department, but not in the user's
+					// care: admitted to the user's unit, or a visit to
+					// the emergency department or radiology.
 					a.exclude = s
-					_, err := a.encounterVisit(s.dept, "IMP", t.Truncate(24*time.Hour).Add(-24*time.Hour), target, nil)
-					a.exclude = nil
+					var err error
+					switch s.dept.id {
+					case "org-emergency":
+						a.startAt = t.Add(-between(a.rng, 30*time.Minute, 2*time.Hour))
+						_, err = a.encounterVisit(s.dept, "EMER", t.Truncate(24*time.Hour), target, nil)
+					case "org-radiology":
+						// Radiology has no beds: an outpatient study.
+						a.startAt = t.Add(-between(a.rng, 5*time.Minute, 25*time.Minute))
+						_, err = a.encounterVisit(s.dept, "AMB", t.Truncate(24*time.Hour), target, nil)
+					default:
+						_, err = a.encounterVisit(s.dept, "IMP", t.Truncate(24*time.Hour).Add(-24*time.Hour), target, nil)
+					}
+					a.exclude, a.startAt = nil, time.Time{}
 					if err != nil {
 						return err
 					}
 				}
+				// The patient before is one the user is expected to see:
+				// one assigned to them when they have one.
+				var before *patient
 				for _, v := range a.visits {
-					if v.dept == s.dept && v.start.Before(t) && v.end.After(t) && v.p != target {
-						a.access(s, v.p, t.Add(-between(a.rng, 2*time.Minute, 10*time.Minute)), audit.ActionRead, "chart", LabelViolation, ScenarioEvasion, k, false)
+					if v.dept != s.dept || !v.start.Before(t) || !v.end.After(t) || v.p == target {
+						continue
+					}
+					if before == nil {
+						before = v.p
+					}
+					if slices.ContainsFunc(v.shifts, func(sa shiftAssignment) bool {
+						return sa.nurse == s && !sa.from.After(t) && sa.to.After(t)
+					}) {
+						before = v.p
 						break
 					}
+				}
+				if before != nil {
+					a.access(s, before, t.Add(-between(a.rng, 2*time.Minute, 10*time.Minute)), audit.ActionRead, "chart", LabelViolation, ScenarioEvasion, k, false)
 				}
 				a.snoop(s, target, t, 1, false, ScenarioEvasion, k)
 			}
