@@ -46,6 +46,8 @@ func explanationLabel(k string) string {
 		return "On the patient's encounter"
 	case explain.KindCareTeam:
 		return "On the patient's care team"
+	case explain.KindAssignment:
+		return "Assigned to the patient for a shift"
 	case explain.KindOrdered:
 		return "Ordered for the patient"
 	case explain.KindCharted:
@@ -58,6 +60,8 @@ func explanationLabel(k string) string {
 		return "Department of an open encounter"
 	case explain.KindCoverage:
 		return "Covering the department's patients"
+	case explain.KindUnassigned:
+		return "Department of an open encounter, not on its assignment list"
 	case explain.KindWorkQueue:
 		return "Work queue (billing, records, front desk)"
 	case explain.Unexplained:
@@ -353,6 +357,8 @@ func patientExplanation(kind string) string {
 		return "They took part in your visit or stay."
 	case explain.KindCareTeam:
 		return "They are on your care team."
+	case explain.KindAssignment:
+		return "They were assigned to your care for a shift."
 	case explain.KindOrdered:
 		return "They ordered a test or medicine for you."
 	case explain.KindCharted:
@@ -361,7 +367,7 @@ func patientExplanation(kind string) string {
 		return "You had an appointment with them."
 	case explain.KindConsult:
 		return "Their team was asked for a consult or referral about you."
-	case explain.KindDepartment:
+	case explain.KindDepartment, explain.KindUnassigned:
 		return "They work in the department where you were being treated."
 	case explain.KindCoverage:
 		return "They were covering your care team's patients."

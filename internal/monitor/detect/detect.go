@@ -43,7 +43,13 @@ type Config struct {
 	// PresentFactor scales the coworker and same-surname flags when the
 	// patient has an encounter in progress and the user is a physician or
 	// nurse.
-	PresentFactor                                           float64
+	PresentFactor float64
+	// Unassigned is added to the relationship flags of an access that
+	// only the department explains while the department's assignment
+	// list names others (explain.KindUnassigned); such an access also
+	// keeps the coworker and VIP flags that a department explanation
+	// otherwise clears.
+	Unassigned                                              float64
 	Outside, NewNetwork, OffShift, Bulk, Export, Concurrent float64
 	Terminated                                              float64
 }
@@ -56,7 +62,8 @@ func DefaultConfig() Config {
 		Coworker: 2.5, SameDept: 0.5, Neighbour: 3, VIP: 2.5,
 		Unexplained: 0.5, NotInCare: 1, SearchThenOpen: 1, Burst: 1.5,
 		Curiosity: 1, Serial: 1, Dormant: 2, DormantAt: 3, Browse: 2.5, BrowseAt: 4, PresentFactor: 0.4,
-		Outside: 2.5, NewNetwork: 0.7, OffShift: 1.2, Bulk: 3, Export: 2, Concurrent: 2,
+		Unassigned: 0.5,
+		Outside:    2.5, NewNetwork: 0.7, OffShift: 1.2, Bulk: 3, Export: 2, Concurrent: 2,
 		Terminated: 8,
 	}
 }
@@ -341,10 +348,13 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 
 	// Relationship flags.
 	var rel []Reason
+	var relW []float64 // the weight of each of rel
+	sameDept := false  // the patient is a colleague of the user's department
 	relRisk := 0.0
 	flag := func(w float64, key, text string) {
 		relRisk += w
 		rel = append(rel, Reason{key, text})
+		relW = append(relW, w)
 	}
 	if s := u.staff; s != nil && pat != nil {
 		switch {
@@ -373,6 +383,7 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 			}
 			if pat.Employee != "" {
 				if colleague := ctx.ByEmployee[pat.Employee]; colleague != nil && colleague.Dept == s.Dept {
+					sameDept = true
 					flag(d.cfg.Coworker+d.cfg.SameDept, "coworker", "a coworker in the same department")
 				} else {
 					flag(d.cfg.Coworker, "coworker", "a coworker (the patient is staff)")
@@ -394,6 +405,7 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 					w = d.cfg.SameSurname
 				}
 				relRisk -= w * (1 - d.cfg.PresentFactor)
+				relW[i] -= w * (1 - d.cfg.PresentFactor)
 				rel[i].Text += " being treated here now"
 			}
 		}
@@ -410,19 +422,32 @@ func (d *Detector) scoreAccess(ev *audit.Event, u *userState, ex explain.Explana
 			// A department or work queue explains the status flags
 			// (coworker, VIP, same surname): such patients are in many
 			// people's work. Personal ties (self, household, address,
-			// phone, neighbour) need the user on record by name.
+			// phone, neighbour) need the user on record by name. When
+			// the department's assignment list names others, the
+			// department explains even less: a colleague of the user's
+			// own department admitted to it stays flagged too (decision
+			// 0043).
+			unassigned := ex.Kind == explain.KindUnassigned
 			var keep []Reason
 			relRisk = 0
-			for _, r := range rel {
-				if w, personal := d.personalWeight(r.Key); personal {
+			for i, r := range rel {
+				if personal(r.Key) || unassigned && r.Key == "coworker" && sameDept {
 					keep = append(keep, r)
+					w := relW[i]
+					if r.Key == "same-address" {
+						w = d.cfg.SameAddress // the last name in it is a status
+					}
 					relRisk += w
 				}
 			}
-			if len(keep) == 0 {
+			switch {
+			case len(keep) == 0:
 				d.ExplainedAway++
 				rel = nil
-			} else {
+			case unassigned:
+				relRisk += d.cfg.Unassigned
+				rel = append(keep, Reason{"weak", "in the user's department, but the assignment list names others of their role"})
+			default:
 				rel = append(keep, Reason{"weak", "explained only by " + ex.Kind})
 			}
 		}
@@ -545,22 +570,15 @@ func (d *Detector) closeDay(u *userState, rs *roleStats, day time.Time) {
 	clear(u.dayPts)
 }
 
-// personalWeight is the weight of a personal-tie flag, and false for the
-// status flags.
-func (d *Detector) personalWeight(key string) (float64, bool) {
+// personal reports whether a flag is a personal tie (self, household,
+// address, phone, neighbour) rather than a status (coworker, VIP, same
+// surname).
+func personal(key string) bool {
 	switch key {
-	case "self":
-		return d.cfg.Self, true
-	case "household":
-		return d.cfg.Household, true
-	case "same-address":
-		return d.cfg.SameAddress, true
-	case "same-phone":
-		return d.cfg.SamePhone, true
-	case "neighbour":
-		return d.cfg.Neighbour, true
+	case "self", "household", "same-address", "same-phone", "neighbour":
+		return true
 	}
-	return 0, false
+	return false
 }
 
 func distinctPatients(list []stamp, pid string, t time.Time) (distinct, repeats int) {

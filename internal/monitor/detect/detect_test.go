@@ -2,7 +2,9 @@ package detect
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,5 +243,98 @@ func TestRescoreRaisesAlertsOnlyInRange(t *testing.T) {
 	}
 	if d.Events != 2 {
 		t.Errorf("scored %d events, want 2 (stop after to)", d.Events)
+	}
+}
+
+// assignmentContext is the test context with explain's
+// testdata/assignments.ndjson: pat-neigh (pr-doc's neighbour) and pat-doc
+// (pr-doc, a Cardiology colleague) admitted to Cardiology on 2026-05-13
+// with shift assignments that name pr-doc2, pr-nurse and pr-nurse2, and
+// pat-vip's Cardiology stay finished on 2026-05-12. Without teams, the
+// CareTeams are left out: the department publishes no lists.
+func assignmentContext(t testing.TB, teams bool) *explain.Context {
+	t.Helper()
+	c := testContext(t)
+	b, err := os.ReadFile("../explain/testdata/assignments.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !teams && strings.Contains(line, `"resourceType":"CareTeam"`) {
+			continue
+		}
+		if err := c.Add([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Finish()
+	return c
+}
+
+func TestAssignmentListsWeakenTheDepartment(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, tc := range []struct {
+		name  string
+		teams bool
+		e     audit.Event
+		kind  string
+		keys  []string // the alert's reason keys; nil means no alert
+		case_ bool     // the alert alone reaches the queue
+		away  bool     // a flag was explained away
+	}{
+		{"a neighbour admitted to the user's department, the list names others", true,
+			ev("1", "pr-doc", "clinician", "org-cardiology", "pat-neigh", t0), explain.KindUnassigned, []string{"neighbour", "weak"}, true, false},
+		{"the same without lists: the department explains the work", false,
+			ev("2", "pr-doc", "clinician", "org-cardiology", "pat-neigh", t0), explain.KindDepartment, []string{"neighbour", "weak"}, false, false},
+		{"a colleague of the department admitted to it, the list names others", true,
+			ev("3", "pr-nurse", "nurse", "org-cardiology", "pat-doc", t0), explain.KindUnassigned, []string{"coworker", "weak"}, true, false},
+		{"the same without lists: the coworker flag is cleared", false,
+			ev("4", "pr-nurse", "nurse", "org-cardiology", "pat-doc", t0), explain.KindDepartment, nil, false, true},
+		{"the colleague's assigned nurse", true,
+			ev("5", "pr-nurse2", "nurse", "org-cardiology", "pat-doc", t0), explain.KindAssignment, nil, false, true},
+		{"covering a stranger, the list names others", true,
+			ev("6", "pr-nurse2", "nurse", "org-cardiology", "pat-neigh", t0), explain.KindUnassigned, nil, false, false},
+		{"a VIP after discharge, the list named others: VIP stays cleared by the department", true,
+			ev("7", "pr-nurse", "nurse", "org-cardiology", "pat-vip", t0.Add(-3*time.Hour)), explain.KindUnassigned, nil, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := New(assignmentContext(t, tc.teams), cfg)
+			ex, alerts := d.ProcessEvent(&tc.e)
+			if ex.Kind != tc.kind {
+				t.Fatalf("explanation %q, want %q", ex.Kind, tc.kind)
+			}
+			if tc.keys == nil {
+				if len(alerts) != 0 {
+					t.Fatalf("alerts %+v", alerts)
+				}
+				if got := d.ExplainedAway > 0; got != tc.away {
+					t.Errorf("explained away: %v, want %v", got, tc.away)
+				}
+				return
+			}
+			if len(alerts) != 1 || !slices.Equal(keys(alerts[0]), tc.keys) {
+				t.Fatalf("alerts %+v, want keys %v", alerts, tc.keys)
+			}
+			if got := len(d.Cases()) == 1; got != tc.case_ {
+				t.Errorf("score %.2f reaches the queue: %v, want %v", alerts[0].Score, got, tc.case_)
+			}
+		})
+	}
+}
+
+func TestUnassignedWeight(t *testing.T) {
+	// The weight of an access the list does not name is the tie plus
+	// Config.Unassigned, nothing for the behaviour of explained accesses.
+	cfg := DefaultConfig()
+	d := New(assignmentContext(t, true), cfg)
+	e := ev("1", "pr-doc", "clinician", "org-cardiology", "pat-neigh", t0)
+	_, alerts := d.ProcessEvent(&e)
+	if len(alerts) != 1 || alerts[0].Score != cfg.Neighbour+cfg.Unassigned {
+		t.Fatalf("alerts %+v, want score %.2f", alerts, cfg.Neighbour+cfg.Unassigned)
+	}
+	cfg.Unassigned = 0
+	d = New(assignmentContext(t, true), cfg)
+	if _, alerts := d.ProcessEvent(&e); len(alerts) != 1 || alerts[0].Score != cfg.Neighbour {
+		t.Fatalf("alerts %+v without the weight", alerts)
 	}
 }

@@ -106,12 +106,24 @@ type Order struct {
 	PerformerDepts []string // Organization ids
 }
 
-// Team is a CareTeam.
+// Team is a CareTeam. Members without a period of their own are on the
+// team for its whole span; a participant with a period (an inpatient
+// unit's shift assignment, decision 0043) is on it for that period only,
+// and is kept in Shifts.
 type Team struct {
-	ID      string
-	Span    Span
-	Members []string
-	Depts   []string
+	ID        string
+	Encounter string // the Encounter the team serves, when the CareTeam names one
+	Span      Span
+	Members   []string
+	Depts     []string
+	Shifts    []Shift
+}
+
+// Shift is one participant's period on a care team: who was assigned to
+// the patient, and when.
+type Shift struct {
+	Member string
+	Span   Span
 }
 
 // Appointment is an Appointment's practitioners and time.
@@ -257,6 +269,7 @@ type jResource struct {
 	ServiceProvider *jRef          `json:"serviceProvider"`
 	// CareTeam
 	ManagingOrganization []jRef `json:"managingOrganization"`
+	Encounter            *jRef  `json:"encounter"`
 	// Appointment
 	Start string `json:"start"`
 	End   string `json:"end"`
@@ -271,9 +284,10 @@ type jResource struct {
 }
 
 type jParticipant struct {
-	Individual *jRef `json:"individual"` // Encounter
-	Member     *jRef `json:"member"`     // CareTeam
-	Actor      *jRef `json:"actor"`      // Appointment
+	Individual *jRef    `json:"individual"` // Encounter
+	Member     *jRef    `json:"member"`     // CareTeam
+	Period     *jPeriod `json:"period"`     // CareTeam: the participant's own period
+	Actor      *jRef    `json:"actor"`      // Appointment
 }
 
 // Add reads one FHIR R4 resource in JSON. Resource types the context does
@@ -400,10 +414,29 @@ func (c *Context) Add(b []byte) error {
 		if t.Span, err = span(r.Period, "period"); err != nil {
 			return err
 		}
-		for _, p := range r.Participant {
-			if id, err := refID(p.Member, "Practitioner", "member"); err == nil {
-				t.Members = append(t.Members, id)
+		if r.Encounter != nil && r.Encounter.Reference != "" {
+			if t.Encounter, err = refID(r.Encounter, "Encounter", "encounter"); err != nil {
+				return err
 			}
+		}
+		for i, p := range r.Participant {
+			id, err := refID(p.Member, "Practitioner", "member")
+			if err != nil {
+				continue // an Organization or RelatedPerson member explains no staff access
+			}
+			if p.Period == nil || p.Period.Start == "" && p.Period.End == "" {
+				t.Members = append(t.Members, id)
+				continue
+			}
+			sp, err := span(p.Period, fmt.Sprintf("participant[%d].period", i))
+			if err != nil {
+				return err
+			}
+			if sp.From.IsZero() {
+				// An assignment without a start began with the team.
+				sp.From = t.Span.From
+			}
+			t.Shifts = append(t.Shifts, Shift{Member: id, Span: sp})
 		}
 		for _, o := range r.ManagingOrganization {
 			if id, err := refID(&o, "Organization", "managingOrganization"); err == nil {

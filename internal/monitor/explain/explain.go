@@ -6,20 +6,27 @@ import (
 	"github.com/trustward/trustward/internal/audit"
 )
 
-// Kinds of explanation, strongest first. The first six are direct: the
+// Kinds of explanation, strongest first. The first seven are direct: the
 // hospital recorded this user's part in this patient's care. The last
-// three are indirect: they hold for the user's department or queue, not
+// four are indirect: they hold for the user's department or queue, not
 // for the user by name.
 const (
 	KindEncounter   = "encounter-participant"
 	KindCareTeam    = "care-team"
+	KindAssignment  = "assignment"
 	KindOrdered     = "ordered"
 	KindCharted     = "charted"
 	KindAppointment = "appointment"
 	KindConsult     = "consult"
 	KindDepartment  = "department-open-encounter"
 	KindCoverage    = "coverage"
-	KindWorkQueue   = "work-queue"
+	// KindUnassigned is a department explanation for a physician or nurse
+	// while the department's assignment list for the patient names others
+	// of their role (decision 0043): the access fits the department's
+	// work (covering, charge nurse) but not this user by name, and it is
+	// the weakest explanation.
+	KindUnassigned = "department-unassigned"
+	KindWorkQueue  = "work-queue"
 	// Unexplained is neutral: nothing on record explains the access.
 	Unexplained = "unexplained"
 	// NoPatient marks events about no patient (sign-in, search, export).
@@ -33,6 +40,8 @@ const (
 	encounterBefore = time.Hour           // registered minutes after the first look
 	encounterAfter  = 30 * 24 * time.Hour // results, letters and calls after the visit
 	teamAfter       = 30 * 24 * time.Hour
+	assignedBefore  = time.Hour // hand-over before the shift
+	assignedAfter   = teamAfter // like any care-team member afterwards
 	orderAfter      = 90 * 24 * time.Hour
 	chartedAfter    = 30 * 24 * time.Hour
 	appointmentSlop = 24 * time.Hour
@@ -53,7 +62,7 @@ type Explanation struct {
 // care; only a direct explanation clears a relationship flag.
 func (e Explanation) Direct() bool {
 	switch e.Kind {
-	case KindEncounter, KindCareTeam, KindOrdered, KindCharted, KindAppointment, KindConsult:
+	case KindEncounter, KindCareTeam, KindAssignment, KindOrdered, KindCharted, KindAppointment, KindConsult:
 		return true
 	}
 	return false
@@ -126,6 +135,13 @@ func (e *Engine) explain(ev *audit.Event) Explanation {
 				return Explanation{KindCareTeam, "CareTeam/" + tm.ID}
 			}
 		}
+		for _, tm := range care.Teams {
+			for _, sh := range tm.Shifts {
+				if sh.Member == uid && sh.Span.Covers(t, assignedBefore, assignedAfter) {
+					return Explanation{KindAssignment, "CareTeam/" + tm.ID}
+				}
+			}
+		}
 		for _, o := range care.Orders {
 			if o.Requester == uid && !t.Before(o.Authored.Add(-time.Hour)) && t.Before(o.Authored.Add(orderAfter)) {
 				return Explanation{KindOrdered, "Order/" + o.ID}
@@ -150,15 +166,33 @@ func (e *Engine) explain(ev *audit.Event) Explanation {
 	}
 	clinical := role == "clinician" || role == "nurse"
 	if clinical && dept != "" {
+		// An encounter whose assignment list names others of the user's
+		// role explains the access only weakly; one without such a list
+		// (a clinic, the emergency department, a shift the list missed)
+		// explains it as before.
+		unassigned := ""
 		for _, enc := range care.Encounters {
 			if enc.Dept == dept && enc.Span.Covers(t, encounterBefore, 0) {
-				return Explanation{KindDepartment, "Encounter/" + enc.ID}
+				if !e.assignedOthers(care, enc, role, t, false) {
+					return Explanation{KindDepartment, "Encounter/" + enc.ID}
+				}
+				if unassigned == "" {
+					unassigned = enc.ID
+				}
 			}
 		}
 		for _, enc := range care.Encounters {
-			if enc.Dept == dept && enc.Span.Covers(t, encounterBefore, coverageAfter) {
-				return Explanation{KindCoverage, "Encounter/" + enc.ID}
+			if enc.Dept == dept && enc.Span.Covers(t, encounterBefore, coverageAfter) && !enc.Span.Covers(t, encounterBefore, 0) {
+				if !e.assignedOthers(care, enc, role, t, true) {
+					return Explanation{KindCoverage, "Encounter/" + enc.ID}
+				}
+				if unassigned == "" {
+					unassigned = enc.ID
+				}
 			}
+		}
+		if unassigned != "" {
+			return Explanation{KindUnassigned, "Encounter/" + unassigned}
 		}
 	}
 	switch role {
@@ -184,6 +218,27 @@ func (e *Engine) explain(ev *audit.Event) Explanation {
 		}
 	}
 	return Explanation{Kind: Unexplained}
+}
+
+// assignedOthers reports whether the department published an assignment
+// list for enc that names someone of role: at t while the encounter is
+// open, or at any time once it has ended (covering after discharge). The
+// user is not on it, or the assignment explanation would have held.
+func (e *Engine) assignedOthers(care *Care, enc Encounter, role string, t time.Time, ended bool) bool {
+	for _, tm := range care.Teams {
+		if tm.Encounter != enc.ID && (tm.Encounter != "" || !contains(tm.Depts, enc.Dept) || !tm.Span.Covers(t, 0, 0)) {
+			continue
+		}
+		for _, sh := range tm.Shifts {
+			if !ended && !sh.Span.Covers(t, 0, 0) {
+				continue
+			}
+			if s := e.ctx.Staff[sh.Member]; s != nil && s.Role == role {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func contains(list []string, v string) bool {

@@ -108,6 +108,89 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// loadAssignments adds testdata/assignments.ndjson to the test context:
+// pat-neigh and pat-doc admitted to Cardiology with shift assignments,
+// pat-vip's stay there finished on 2026-05-12.
+func loadAssignments(t testing.TB, c *Context) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/assignments.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReadNDJSON(strings.NewReader(string(b))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadAssignments(t *testing.T) {
+	c := loadTestContext(t)
+	loadAssignments(t, c)
+	teams := c.Care["pat-neigh"].Teams
+	if len(teams) != 1 {
+		t.Fatalf("teams %+v", teams)
+	}
+	tm := teams[0]
+	if tm.Encounter != "enc-n" || len(tm.Members) != 0 || len(tm.Shifts) != 3 {
+		t.Fatalf("team %+v", tm)
+	}
+	if sh := tm.Shifts[1]; sh.Member != "pr-nurse" || !sh.Span.From.Equal(at("2026-05-13T08:00:00Z")) || !sh.Span.To.Equal(at("2026-05-13T19:00:00Z")) {
+		t.Errorf("day shift %+v", sh)
+	}
+	if sh := tm.Shifts[0]; sh.Member != "pr-doc2" || !sh.Span.To.IsZero() {
+		t.Errorf("the attending's open period %+v", sh)
+	}
+	// A participant without a period of its own is a member for the
+	// team's whole span, as before.
+	if tb := c.Care["pat-b"].Teams[0]; len(tb.Members) != 1 || len(tb.Shifts) != 0 {
+		t.Errorf("team without periods %+v", tb)
+	}
+	// A period with an end only starts with the team.
+	c2 := NewContext()
+	if err := c2.Add([]byte(`{"resourceType":"CareTeam","id":"ct","subject":{"reference":"Patient/p"},"period":{"start":"2026-05-01T00:00:00Z"},"participant":[{"member":{"reference":"Practitioner/n"},"period":{"end":"2026-05-01T19:00:00Z"}}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if sh := c2.Care["p"].Teams[0].Shifts[0]; !sh.Span.From.Equal(at("2026-05-01T00:00:00Z")) {
+		t.Errorf("shift without a start %+v", sh)
+	}
+}
+
+func TestExplainAssignments(t *testing.T) {
+	c := loadTestContext(t)
+	loadAssignments(t, c)
+	for _, tc := range []struct {
+		name   string
+		ev     audit.Event
+		want   string
+		direct bool
+	}{
+		{"assigned nurse on her shift", access("pr-nurse", "nurse", "org-cardiology", "pat-neigh", "2026-05-13T10:00:00Z", "R"), KindAssignment, true},
+		{"assigned nurse an hour before her shift", access("pr-nurse2", "nurse", "org-cardiology", "pat-neigh", "2026-05-13T18:15:00Z", "R"), KindAssignment, true},
+		{"assigned nurse the next days", access("pr-nurse", "nurse", "org-cardiology", "pat-neigh", "2026-05-16T10:00:00Z", "R"), KindAssignment, true},
+		{"another nurse while the list names a colleague", access("pr-nurse2", "nurse", "org-cardiology", "pat-neigh", "2026-05-13T10:00:00Z", "R"), KindUnassigned, false},
+		{"a nurse not on staff lists, same department", access("pr-x", "nurse", "org-cardiology", "pat-neigh", "2026-05-13T22:00:00Z", "R"), KindUnassigned, false},
+		{"a shift the list missed", access("pr-x", "nurse", "org-cardiology", "pat-neigh", "2026-05-14T10:00:00Z", "R"), KindDepartment, false},
+		{"another physician while the attending is listed", access("pr-doc", "clinician", "org-cardiology", "pat-neigh", "2026-05-13T10:00:00Z", "R"), KindUnassigned, false},
+		{"the attending", access("pr-doc2", "clinician", "org-cardiology", "pat-neigh", "2026-05-13T10:00:00Z", "R"), KindEncounter, true},
+		{"another department", access("pr-rad", "clinician", "org-radiology", "pat-neigh", "2026-05-13T10:00:00Z", "R"), Unexplained, false},
+		{"covering after discharge, the stay had nurses listed", access("pr-x", "nurse", "org-cardiology", "pat-vip", "2026-05-13T07:00:00Z", "R"), KindUnassigned, false},
+		{"covering after discharge, no physician was listed", access("pr-x", "clinician", "org-cardiology", "pat-vip", "2026-05-13T07:00:00Z", "R"), KindCoverage, false},
+		{"nurse listed on the finished stay", access("pr-nurse2", "nurse", "org-cardiology", "pat-vip", "2026-05-13T07:00:00Z", "R"), KindAssignment, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := NewEngine(c).Explain(&tc.ev)
+			if got.Kind != tc.want || got.Direct() != tc.direct {
+				t.Fatalf("kind %q (%s, direct %v), want %q", got.Kind, got.Ref, got.Direct(), tc.want)
+			}
+			if !got.Explained() && tc.want != Unexplained {
+				t.Error("not explained")
+			}
+			if tc.want == KindAssignment && got.Ref != "CareTeam/ct-n" && got.Ref != "CareTeam/ct-v" {
+				t.Errorf("ref %q", got.Ref)
+			}
+		})
+	}
+}
+
 func TestContextRejectsBadResources(t *testing.T) {
 	for _, tc := range []struct {
 		name, line, want string
@@ -124,6 +207,9 @@ func TestContextRejectsBadResources(t *testing.T) {
 		{"appointment without patient", `{"resourceType":"Appointment","id":"a1","start":"2026-05-01T10:00:00Z","participant":[]}`, "names no Patient"},
 		{"role without practitioner", `{"resourceType":"PractitionerRole","id":"r1","organization":{"reference":"Organization/o"}}`, "practitioner"},
 		{"names not a list", `{"resourceType":"Patient","id":"p1","name":"Ada"}`, "name"},
+		{"assignment ending before it starts", `{"resourceType":"CareTeam","id":"c1","subject":{"reference":"Patient/p"},"participant":[{"member":{"reference":"Practitioner/n"},"period":{"start":"2026-05-01T19:00:00Z","end":"2026-05-01T07:00:00Z"}}]}`, "participant[0].period.end"},
+		{"assignment with a bad date", `{"resourceType":"CareTeam","id":"c1","subject":{"reference":"Patient/p"},"participant":[{"member":{"reference":"Practitioner/n"},"period":{"start":"tonight"}}]}`, "participant[0].period.start"},
+		{"care team of another resource's encounter", `{"resourceType":"CareTeam","id":"c1","subject":{"reference":"Patient/p"},"encounter":{"reference":"EpisodeOfCare/e"}}`, "not a reference to a Encounter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := NewContext().ReadNDJSON(strings.NewReader("\n" + tc.line + "\n"))
@@ -169,6 +255,11 @@ func FuzzContextAdd(f *testing.F) {
 	}
 	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p"}}]}`))
 	f.Add([]byte(`{"resourceType":"Encounter","id":"e","subject":{"reference":"Patient/"},"period":{"end":"2026"}}`))
+	if b, err := os.ReadFile("testdata/assignments.ndjson"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f.Add([]byte(line))
+		}
+	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		c := NewContext()
 		if err := c.Add(line); err != nil {
