@@ -7,7 +7,10 @@
 # On a Debian 12 machine as root it first installs what the tests need
 # (PostgreSQL 15, Chromium and its driver, oathtool, openssh-client, a C
 # compiler for -race, staticcheck, and litewitness for the ledger's witness
-# tests). It starts one throwaway PostgreSQL server for the whole run
+# tests, and axe-core, the accessibility rules engine that the web tests
+# run in Chromium, pinned and checked against its SHA-256, into
+# ${XDG_CACHE_HOME:-~/.cache}/trustward and named by TRUSTWARD_AXE). It
+# starts one throwaway PostgreSQL server for the whole run
 # and shares it with every package through TRUSTWARD_TEST_PG, and sets
 # TRUSTWARD_TEST_REQUIRE so that no test skips for want of a tool, unless
 # the caller set it (an empty value allows skipping).
@@ -22,6 +25,11 @@ pkgs=("$@")
 race_candidates=(internal/audit internal/ledger internal/monitor internal/monitor/detect internal/monitor/cases)
 staticcheck_version=0.8.2
 litewitness_version=v0.9.0
+# axe-core from the npm registry (npm checks the tarball against the
+# registry's integrity value); the one file the tests load is pinned by its
+# SHA-256, checked on every run, cached copy included.
+axe_version=4.14.1
+axe_sha256=29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c
 
 work=$(mktemp -d)
 pg_pid=
@@ -59,6 +67,8 @@ command -v oathtool >/dev/null 2>&1 || missing+=(oathtool)
 command -v ssh-agent >/dev/null 2>&1 || missing+=(openssh-client) # holds litewitness's key
 dpkg-query -W -f='${Status}' fonts-liberation 2>/dev/null | grep -q 'ok installed' || missing+=(fonts-liberation)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev) # cgo, for -race
+axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/trustward/axe-core-$axe_version"
+[ -s "$axe_dir/axe.min.js" ] || command -v npm >/dev/null 2>&1 || missing+=(npm) # fetches axe-core
 if [ ${#missing[@]} -gt 0 ]; then
 	say "installing ${missing[*]}"
 	sudo=()
@@ -96,9 +106,29 @@ if ! go version -m "$(command -v litewitness 2>/dev/null || echo /nonexistent)" 
 	go install "filippo.io/torchwood/cmd/litewitness@$litewitness_version"
 fi
 
+if [ -z "${TRUSTWARD_AXE:-}" ]; then
+	if ! echo "$axe_sha256  $axe_dir/axe.min.js" | sha256sum -c --status - 2>/dev/null; then
+		say "fetching axe-core $axe_version"
+		(cd "$work" && npm pack --silent "axe-core@$axe_version" >/dev/null &&
+			tar -xzf "axe-core-$axe_version.tgz" package/axe.min.js package/LICENSE) || {
+			echo "test.sh: could not fetch axe-core $axe_version with npm" >&2
+			exit 1
+		}
+		if ! echo "$axe_sha256  $work/package/axe.min.js" | sha256sum -c --status -; then
+			echo "test.sh: axe-core $axe_version's axe.min.js does not have the pinned SHA-256" >&2
+			exit 1
+		fi
+		mkdir -p "$axe_dir"
+		cp "$work/package/LICENSE" "$axe_dir/LICENSE"
+		cp "$work/package/axe.min.js" "$axe_dir/axe.min.js.tmp"
+		mv "$axe_dir/axe.min.js.tmp" "$axe_dir/axe.min.js"
+	fi
+	export TRUSTWARD_AXE="$axe_dir/axe.min.js"
+fi
+
 # --- One PostgreSQL server for the whole run ------------------------------
 
-export TRUSTWARD_TEST_REQUIRE="${TRUSTWARD_TEST_REQUIRE-postgres,chromium,oathtool,litewitness}"
+export TRUSTWARD_TEST_REQUIRE="${TRUSTWARD_TEST_REQUIRE-postgres,chromium,oathtool,litewitness,axe}"
 if [ -z "${TRUSTWARD_TEST_PG:-}" ]; then
 	say "starting PostgreSQL"
 	go build -o "$work/pgserver" ./internal/db/dbtest/cmd/pgserver
