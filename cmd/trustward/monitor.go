@@ -38,9 +38,10 @@ const monitorUsage = `Usage:
       build the baselines) and write the cases as NDJSON: case id, user,
       patients, AuditEvent ids, score, reasons; --reviews writes the
       break-the-glass review queue; --all also writes cases under the threshold
-  trustward monitor eval [--seeds 101,102,...] [--tuning] [--patients N] [--staff N] [--days N]
+  trustward monitor eval [--seeds 301,302,...] [--tuning] [--patients N] [--staff N] [--days N]
       simulate, detect and score against ground truth; --tuning uses the
-      tuning seeds (1,2,3); the default seeds are the held-out 101-105
+      tuning seeds (1-10); the default seeds are the held-out 201-210
+      (already reported twice: a new round needs fresh seeds, --seeds)
 
 Bad AuditEvent lines are listed with their number and reason on stderr and
 skipped; the others are used. Exit status: 0 done, 1 failure, 2 usage.
