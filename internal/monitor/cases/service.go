@@ -169,11 +169,14 @@ func (s *Service) Sync(ctx context.Context) error {
 	if s.det != nil {
 		st.Events = int64(s.det.Events)
 	}
-	st.Err = ""
-	if err != nil {
+	switch {
+	case err == nil:
+		st.Err, st.Synced = "", s.clock()
+	case ctx.Err() != nil:
+		// Interrupted by Close (or the caller's deadline): not a failure
+		// of the pass; the next one goes on from what was written.
+	default:
 		st.Err = err.Error()
-	} else {
-		st.Synced = s.clock()
 	}
 	s.status.Store(&st)
 	return err
