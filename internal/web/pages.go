@@ -106,6 +106,7 @@ type page struct {
 	Notices          []notify.Notice
 	Security         *securityView
 	Cases            *casesView
+	Recovery         *recoveryView
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -203,6 +204,7 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /signin", s.signin)
 	m.HandleFunc("POST /signout", s.authed(s.signout))
 	s.mfaRoutes(m)
+	s.recoveryRoutes(m)
 	m.HandleFunc("GET /console", s.authed(s.console))
 	m.HandleFunc("GET /console/search", s.authed(s.search))
 	m.HandleFunc("GET /console/patients/{id}", s.authed(s.chart))

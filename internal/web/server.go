@@ -63,6 +63,10 @@ type Deps struct {
 	// Cases is privacy monitoring: explanations, alerts and the case
 	// workflow (nil: not running).
 	Cases *cases.Service
+	// Recovery is account recovery, and LinkMail sends its links by email
+	// (nil: not offered; recover.go).
+	Recovery *identity.Recovery
+	LinkMail linkSender
 	// LogProofs gives inclusion and consistency proofs (GET /log/proof/...).
 	LogProofs logProver
 	// ProofBundle builds the proof bundle of an access event and returns
@@ -86,6 +90,8 @@ type Options struct {
 	// client address (ratelimit.go); SigninPerMinute 0: no limit.
 	SigninPerMinute int
 	SigninBurst     int
+	// PublicURL is where people reach this server, for links in emails.
+	PublicURL string
 }
 
 // Server is the HTTP handler of Trustward.

@@ -53,12 +53,14 @@
     });
   }
 
-  function register() {
+  // A button's data-begin and data-finish name other endpoints of the
+  // same ceremony (account recovery, /recover/passkey/*).
+  function register(btn) {
     var nameEl = document.getElementById('passkey-name');
     var name = nameEl ? nameEl.value.trim() : '';
     if (!name) { say('Please give the passkey a name first, such as "my phone".', true); if (nameEl) nameEl.focus(); return; }
     say('Follow what your browser asks…');
-    post('/passkey/register/begin').then(function (opts) {
+    post(btn.getAttribute('data-begin') || '/passkey/register/begin').then(function (opts) {
       var pk = opts.publicKey;
       pk.challenge = fromB64u(pk.challenge);
       pk.user.id = fromB64u(pk.user.id);
@@ -66,7 +68,7 @@
       return navigator.credentials.create({ publicKey: pk });
     }).then(function (cred) {
       var r = cred.response;
-      return post('/passkey/register/finish', {
+      return post(btn.getAttribute('data-finish') || '/passkey/register/finish', {
         name: name,
         credential: {
           id: cred.id, rawId: toB64u(cred.rawId), type: cred.type,
@@ -86,14 +88,14 @@
 
   function signIn(btn) {
     say('Follow what your browser asks…');
-    post('/passkey/signin/begin').then(function (opts) {
+    post(btn.getAttribute('data-begin') || '/passkey/signin/begin').then(function (opts) {
       var pk = opts.publicKey;
       pk.challenge = fromB64u(pk.challenge);
       pk.allowCredentials = descriptors(pk.allowCredentials);
       return navigator.credentials.get({ publicKey: pk });
     }).then(function (cred) {
       var r = cred.response;
-      return post('/passkey/signin/finish', {
+      return post(btn.getAttribute('data-finish') || '/passkey/signin/finish', {
         next: btn.getAttribute('data-next') || '/',
         credential: {
           id: cred.id, rawId: toB64u(cred.rawId), type: cred.type,
@@ -121,6 +123,6 @@
     say('This browser cannot use passkeys. Use your password and an authenticator app instead.');
     return;
   }
-  if (add) add.addEventListener('click', register);
+  if (add) add.addEventListener('click', function () { register(add); });
   if (signin) signin.addEventListener('click', function () { signIn(signin); });
 }());
