@@ -66,6 +66,13 @@ type App struct {
 	// the privacy office's cases. Serve starts its loop.
 	Cases *cases.Service
 	Web   *web.Server
+
+	// Recovery is account recovery; LinkMail sends its links by email.
+	Recovery *identity.Recovery
+	LinkMail *notify.LinkMailer
+	// PublicURL is where people reach the server (public_url, or the
+	// listen address).
+	PublicURL string
 }
 
 // Open builds every part from cfg: it opens and migrates the store, loads
@@ -155,6 +162,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		public = "http://" + cfg.Addr
 	}
 	a.Notices = notify.New(d, a.Sealer, mailer, a.Clock, log, notify.Options{Org: cfg.Org, PortalURL: strings.TrimSuffix(public, "/") + "/portal"})
+	a.Recovery, a.LinkMail, a.PublicURL = identity.NewRecovery(a.Identity, a.MFA, identity.RecoveryOptions{}), notify.NewLinkMailer(mailer, log), public
 	var warn func(ctx context.Context, user string) error
 	if cfg.MonitorWarn {
 		warn = a.warnUser
@@ -162,10 +170,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.Cases = cases.New(d, a.Sealer, a.Clock, log, cases.Options{Warn: warn})
 	a.Web, err = web.New(web.Deps{Identity: a.Identity, MFA: a.MFA, Access: a.Access, Records: a.Records, Audit: a.Audit, Devices: a.Devices, Findings: a.Findings, Assessor: a.Assessor, Reports: a.Reports, Ingest: a.Ingest, Log: log,
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
-		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices, Cases: a.Cases,
+		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices, Cases: a.Cases, Recovery: a.Recovery, LinkMail: a.LinkMail,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
 		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version,
-			SigninPerMinute: cfg.SigninPerMinute, SigninBurst: cfg.SigninBurst})
+			SigninPerMinute: cfg.SigninPerMinute, SigninBurst: cfg.SigninBurst, PublicURL: public})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -214,6 +222,7 @@ func (a *App) Close() {
 	if a.Notices != nil {
 		a.Notices.Close()
 	}
+	a.LinkMail.Close()
 	if a.Cases != nil {
 		a.Cases.Close()
 	}
