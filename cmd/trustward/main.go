@@ -77,6 +77,7 @@ Commands:
   ingest     load access events: FHIR AuditEvent JSON, Bundle or NDJSON, or CSV with --mapping
   sim        simulate a hospital's accesses with ground truth: 'sim accesses --out DIR'
   monitor    explain accesses, export cases, evaluate: 'monitor explanations|export|eval'
+  user       give a person a way back in: 'user recover USERNAME --reason TEXT'
   version    print the version
 
 Run 'trustward <command> -h' for the flags of a command. Every flag can also be
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSim(ctx, rest, stdout, stderr)
 	case "monitor":
 		return runMonitor(ctx, rest, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, getenv, stdout, stderr)
 	case "serve", "demo", "migrate", "keys":
 	default:
 		fmt.Fprint(stderr, usage)
