@@ -165,14 +165,16 @@ func (s *Server) recoveryEmail(m identity.RecoveryMail) (subject, body string) {
 // path holds the token, so it is not logged.
 func (s *Server) recoverRefused(w http.ResponseWriter, r *http.Request, err error) {
 	st := status(err)
+	p := s.newPage("Recover your account", nil)
 	if st >= 500 {
-		s.Log.Error("account recovery failed", "method", r.Method, "err", err)
-		s.renderError(w, r, nil, fault.New(fault.Unavailable, "internal error"))
+		// Not renderError: it would log the path, which may hold the token.
+		s.Log.Error("account recovery failed", "method", r.Method, "status", st, "err", err)
+		p.Heading, p.Message = "Temporarily unavailable", "Please try again in a moment."
+		s.render(w, r, http.StatusServiceUnavailable, "error", p)
 		return
 	}
 	s.Log.Info("account recovery refused", "method", r.Method, "status", st, "kind", fault.KindOf(err).String())
 	s.clearRecoveryCookie(w)
-	p := s.newPage("Recover your account", nil)
 	msg := fault.Message(err)
 	if msg != "" {
 		msg = strings.ToUpper(msg[:1]) + msg[1:]
