@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -239,6 +240,12 @@ func (a *accessGen) baseResource(r Resource) error {
 				r.JSON = b
 			}
 		}
+	case "Encounter":
+		b, err := a.closeBaseEncounter(r)
+		if err != nil {
+			return err
+		}
+		r.JSON = b
 	case "CareTeam":
 		var ct careTeam
 		if err := json.Unmarshal(r.JSON, &ct); err != nil {
@@ -252,6 +259,40 @@ func (a *accessGen) baseResource(r Resource) error {
 	}
 	a.ctxCount++
 	return a.sink.Context(r)
+}
+
+// closeBaseEncounter ends, during the simulated period, an encounter the
+// base hospital's history left in progress at the period's start: a clinic
+// visit, an emergency or a stay that was under way then is over within its
+// usual length, not open for the whole period. Without this, about one
+// patient in ten would be "being treated now" for four weeks, which
+// explains department accesses and softens status flags far too often.
+// Its length comes from its own random stream (seed and id), so the rest
+// of the simulation draws the same numbers as before.
+func (a *accessGen) closeBaseEncounter(r Resource) ([]byte, error) {
+	var e encounter
+	if err := json.Unmarshal(r.JSON, &e); err != nil {
+		return nil, err
+	}
+	if e.Status != "in-progress" || e.Period.End != "" {
+		return r.JSON, nil
+	}
+	start, err := time.Parse(time.RFC3339, e.Period.Start)
+	if err != nil {
+		return nil, fmt.Errorf("sim: encounter %s start: %w", e.ID, err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(e.ID))
+	rng := rand.New(rand.NewPCG(uint64(a.o.Seed), h.Sum64()))
+	end := start.Add(visitLength(rng, e.Class.Code))
+	if min := a.start.Add(10 * time.Minute); end.Before(min) {
+		end = min.Add(between(rng, 0, 2*time.Hour))
+	}
+	if !end.Before(a.end) {
+		return r.JSON, nil
+	}
+	e.Status, e.Period.End = "finished", fhirDateTime(end)
+	return json.Marshal(e)
 }
 
 // outContext sends one generated context resource.

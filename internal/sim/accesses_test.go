@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/trustward/trustward/internal/audit"
 )
@@ -121,5 +122,53 @@ func TestGenerateAccessesRejectsBadOptions(t *testing.T) {
 	}
 	if _, err := GenerateAccesses(context.Background(), AccessOptions{}, AccessSink{}); err == nil {
 		t.Error("nil sink accepted")
+	}
+}
+
+// The base history's encounters that were under way when the simulated
+// period starts end within their usual length: nothing from before the
+// period is still in progress at its end, yet some of them ran into it.
+func TestBaseEncountersCloseDuringThePeriod(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	o := AccessOptions{Seed: 5, Patients: 600, Staff: 80, Days: 14, Now: now}
+	periodStart := now.AddDate(0, 0, -o.Days)
+	var openFromBefore, ranInto int
+	_, err := GenerateAccesses(context.Background(), o, AccessSink{
+		Context: func(r Resource) error {
+			if r.Type != "Encounter" {
+				return nil
+			}
+			var e encounter
+			if err := json.Unmarshal(r.JSON, &e); err != nil {
+				return err
+			}
+			s, err := time.Parse(time.RFC3339, e.Period.Start)
+			if err != nil || !s.Before(periodStart) {
+				return err
+			}
+			if e.Status == "in-progress" || e.Period.End == "" {
+				openFromBefore++
+				return nil
+			}
+			f, err := time.Parse(time.RFC3339, e.Period.End)
+			if err != nil {
+				return err
+			}
+			if f.After(periodStart) {
+				ranInto++
+			}
+			return nil
+		},
+		Event: func(audit.Event) error { return nil },
+		Truth: func(Truth) error { return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if openFromBefore != 0 {
+		t.Errorf("%d encounters from before the period are still in progress at its end", openFromBefore)
+	}
+	if ranInto == 0 {
+		t.Error("no encounter from before the period ran into it: the history's open encounters were dropped, not closed")
 	}
 }
