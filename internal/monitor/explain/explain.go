@@ -7,9 +7,9 @@ import (
 )
 
 // Kinds of explanation, strongest first. The first seven are direct: the
-// hospital recorded this user's part in this patient's care. The last
-// four are indirect: they hold for the user's department or queue, not
-// for the user by name.
+// hospital recorded this user's part in this patient's care. The others
+// are indirect: they hold for the user's department or queue, not for
+// the user by name.
 const (
 	KindEncounter   = "encounter-participant"
 	KindCareTeam    = "care-team"
@@ -18,8 +18,14 @@ const (
 	KindCharted     = "charted"
 	KindAppointment = "appointment"
 	KindConsult     = "consult"
-	KindDepartment  = "department-open-encounter"
-	KindCoverage    = "coverage"
+	// KindDepartmentOrder is a ServiceRequest performed by the user's
+	// department rather than by the user by name (an imaging order sent
+	// to Radiology): it says the department had work to do for the
+	// patient, not which of its people did it, so it is indirect
+	// (decision 0044).
+	KindDepartmentOrder = "department-order"
+	KindDepartment      = "department-open-encounter"
+	KindCoverage        = "coverage"
 	// KindUnassigned is a department explanation for a physician or nurse
 	// while the department's assignment list for the patient names others
 	// of their role (decision 0043): the access fits the department's
@@ -159,9 +165,17 @@ func (e *Engine) explain(ev *audit.Event) Explanation {
 		}
 	}
 	for _, o := range care.Orders {
-		if (uid != "" && contains(o.Performers, uid) || dept != "" && contains(o.PerformerDepts, dept)) &&
+		if uid != "" && contains(o.Performers, uid) &&
 			!t.Before(o.Authored.Add(-time.Hour)) && t.Before(o.Authored.Add(consultAfter)) {
 			return Explanation{KindConsult, "ServiceRequest/" + o.ID}
+		}
+	}
+	// An order addressed to a department (imaging to Radiology) explains
+	// the look of anyone in it, so only as the department's work.
+	for _, o := range care.Orders {
+		if dept != "" && contains(o.PerformerDepts, dept) &&
+			!t.Before(o.Authored.Add(-time.Hour)) && t.Before(o.Authored.Add(consultAfter)) {
+			return Explanation{KindDepartmentOrder, "ServiceRequest/" + o.ID}
 		}
 	}
 	clinical := role == "clinician" || role == "nurse"

@@ -78,7 +78,7 @@ func TestExplain(t *testing.T) {
 		{"ordered", access("pr-nurse", "nurse", "org-cardiology", "pat-a", "2026-06-01T10:00:00Z", "R"), KindOrdered},
 		{"ordered long after the encounter", access("pr-doc", "clinician", "org-cardiology", "pat-b", "2026-06-20T10:00:00Z", "R"), KindOrdered},
 		{"appointment", access("pr-rad", "clinician", "org-radiology", "pat-a", "2026-05-20T09:30:00Z", "R"), KindAppointment},
-		{"consult of the performing department", access("pr-rad", "clinician", "org-radiology", "pat-b", "2026-05-02T10:00:00Z", "R"), KindConsult},
+		{"order to the performing department", access("pr-rad", "clinician", "org-radiology", "pat-b", "2026-05-02T10:00:00Z", "R"), KindDepartmentOrder},
 		{"department of an open encounter", access("pr-x", "nurse", "org-cardiology", "pat-a", "2026-05-14T03:00:00Z", "R"), KindDepartment},
 		{"coverage after discharge", access("pr-x", "clinician", "org-cardiology", "pat-b", "2026-05-02T12:00:00Z", "R"), KindCoverage},
 		{"billing work queue", access("pr-bill", "billing", "org-billing", "pat-b", "2026-05-10T10:00:00Z", "R"), KindWorkQueue},
@@ -276,4 +276,34 @@ func FuzzContextAdd(f *testing.F) {
 			NewEngine(c).Explain(&ev)
 		}
 	})
+}
+
+// An order addressed to a practitioner explains that practitioner's looks
+// directly (consult); one addressed to a department (imaging to
+// Radiology) explains anyone in it, but only as the department's work:
+// indirect, so a personal tie stays flagged (decision 0044).
+func TestOrderToPersonOrDepartment(t *testing.T) {
+	c := loadTestContext(t)
+	if err := c.Add([]byte(`{"resourceType":"ServiceRequest","id":"sr-named","status":"completed","intent":"order","code":{"text":"cardiology consult"},"subject":{"reference":"Patient/pat-neigh"},"authoredOn":"2026-05-12T09:00:00Z","requester":{"reference":"Practitioner/pr-doc"},"performer":[{"reference":"Practitioner/pr-rad"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.Finish()
+	for _, tc := range []struct {
+		name   string
+		ev     audit.Event
+		want   string
+		direct bool
+	}{
+		{"named performer", access("pr-rad", "clinician", "org-radiology", "pat-neigh", "2026-05-12T11:00:00Z", "R"), KindConsult, true},
+		{"the performing department", access("pr-rad", "clinician", "org-radiology", "pat-b", "2026-05-03T10:00:00Z", "R"), KindDepartmentOrder, false},
+		{"the department after the order's window", access("pr-rad", "clinician", "org-radiology", "pat-b", "2026-05-16T10:00:00Z", "R"), Unexplained, false},
+		{"another department", access("pr-bill", "billing", "org-billing", "pat-neigh", "2026-05-12T11:00:00Z", "R"), Unexplained, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := NewEngine(c).Explain(&tc.ev)
+			if got.Kind != tc.want || got.Direct() != tc.direct {
+				t.Fatalf("kind %q direct %v (%s), want %q direct %v", got.Kind, got.Direct(), got.Ref, tc.want, tc.direct)
+			}
+		})
+	}
 }
