@@ -40,8 +40,8 @@ const monitorUsage = `Usage:
       break-the-glass review queue; --all also writes cases under the threshold
   trustward monitor eval [--seeds 301,302,...] [--tuning] [--patients N] [--staff N] [--days N]
       simulate, detect and score against ground truth; --tuning uses the
-      tuning seeds (1-10); the default seeds are the held-out 201-210
-      (already reported twice: a new round needs fresh seeds, --seeds)
+      tuning seeds (1-10); the default seeds are the held-out 301-310
+      (reported once, round 4: a new round needs fresh seeds, --seeds)
 
 Bad AuditEvent lines are listed with their number and reason on stderr and
 skipped; the others are used. Exit status: 0 done, 1 failure, 2 usage.
