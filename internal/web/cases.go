@@ -56,6 +56,8 @@ func explanationLabel(k string) string {
 		return "Has an appointment with the patient"
 	case explain.KindConsult:
 		return "Consult or referral"
+	case explain.KindDepartmentOrder:
+		return "Order sent to the user's department (imaging, lab)"
 	case explain.KindDepartment:
 		return "Department of an open encounter"
 	case explain.KindCoverage:
@@ -367,6 +369,8 @@ func patientExplanation(kind string) string {
 		return "You had an appointment with them."
 	case explain.KindConsult:
 		return "Their team was asked for a consult or referral about you."
+	case explain.KindDepartmentOrder:
+		return "Their department was asked to do a test or study for you."
 	case explain.KindDepartment, explain.KindUnassigned:
 		return "They work in the department where you were being treated."
 	case explain.KindCoverage:
