@@ -598,21 +598,24 @@ func TestKeyboardMainPages(t *testing.T) {
 	a, patientPW := a11yWorld(t)
 	ctx := newBrowser(t)
 	base := a.srv.URL
-	pages := []struct{ user, path, ready string }{
-		{"", "/signin", `#username`},
-		{"", "/register", `#code`},
-		{"", "/recover", `#recover-code`},
-		{"ben", "/console/search?q=Quillfeather", `#results`},
-		{"ben", "/console/patients/pat-1", `#access-basis`},
-		{"ben", "/console/account", `#step-passkey`},
-		{"luc", "/console/patients/pat-1", `#denied-reason`},
-		{"marisol", "/portal", `#checklist`},
-		{"marisol", "/portal/accesses", `#timeline`},
-		{"privacy", "/office", `#h-review`},
-		{"privacy", "/office/cases", `#case-queue`},
-		{"sec", "/office/devices", `#fleet`},
-		{"sec", "/office/devices/pump-001", `#device-findings`},
-		{"admin", "/office/users", `#accounts`},
+	// follow, when set, is a link to click on the page at path: the page
+	// it opens is the one walked.
+	pages := []struct{ user, path, follow, ready string }{
+		{"", "/signin", "", `#username`},
+		{"", "/register", "", `#code`},
+		{"", "/recover", "", `#recover-code`},
+		{"ben", "/console/search?q=Quillfeather", "", `#results`},
+		{"ben", "/console/patients/pat-1", "", `#access-basis`},
+		{"ben", "/console/account", "", `#step-passkey`},
+		{"luc", "/console/patients/pat-1", "", `#denied-reason`},
+		{"marisol", "/portal", "", `#checklist`},
+		{"marisol", "/portal/accesses", "", `#timeline`},
+		{"privacy", "/office", "", `#h-review`},
+		{"privacy", "/office/cases", "", `#case-queue`},
+		{"privacy", "/office/cases", `#case-queue tbody tr:first-child a`, `#decide-form`},
+		{"sec", "/office/devices", "", `#fleet`},
+		{"sec", "/office/devices/pump-001", "", `#device-findings`},
+		{"admin", "/office/users", "", `#accounts`},
 	}
 	// Pages made to fail, to show that the checks find what they look for.
 	for _, seed := range []struct{ page, want string }{
@@ -649,15 +652,20 @@ func TestKeyboardMainPages(t *testing.T) {
 			}
 			user = p.user
 		}
-		if err := chromedp.Run(ctx, chromedp.Navigate(base+p.path), chromedp.WaitVisible(p.ready, chromedp.ByQuery)); err != nil {
-			t.Fatalf("%s: %v", p.path, err)
+		where, open := p.path, chromedp.Tasks{chromedp.Navigate(base + p.path)}
+		if p.follow != "" {
+			where += " then " + p.follow
+			open = append(open, chromedp.Click(p.follow, chromedp.ByQuery))
+		}
+		if err := chromedp.Run(ctx, open, chromedp.WaitVisible(p.ready, chromedp.ByQuery)); err != nil {
+			t.Fatalf("%s: %v", where, err)
 		}
 		problems, err := walkTabs(ctx)
 		if err != nil {
-			t.Fatalf("%s: %v", p.path, err)
+			t.Fatalf("%s: %v", where, err)
 		}
 		for _, pr := range problems {
-			t.Errorf("%s (%s): %s", p.path, p.user, pr)
+			t.Errorf("%s (%s): %s", where, p.user, pr)
 		}
 	}
 
