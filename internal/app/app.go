@@ -117,7 +117,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	a.Integrator = audit.NewIntegrator(d, a.Ledger, a.Sealer, actors, a.Clock, log, audit.IntegratorOptions{Recorder: a.Recorder})
 	a.Audit = audit.NewStore(d, a.Sealer)
-	hasher := identity.NewHasher(identity.DefaultArgon2, runtime.NumCPU())
+	// One core is kept from argon2id: with every core hashing, a burst of
+	// sign-ins raised other requests' p99 from 1 ms to 60 ms on 2 cores;
+	// with one left free, to 8 ms (bench/REPORT.md, Identity).
+	hasher := identity.NewHasher(identity.DefaultArgon2, max(1, runtime.GOMAXPROCS(0)-1))
 	if a.Identity, err = identity.NewService(ctx, d, hasher, a.Recorder, a.Clock, log, cfg.Org); err != nil {
 		a.Close()
 		return nil, err
