@@ -35,6 +35,9 @@ type Config struct {
 	// SessionTTL and SessionIdle bound clinician console sessions.
 	SessionTTL  time.Duration `json:"session_ttl"`
 	SessionIdle time.Duration `json:"session_idle"`
+	// PortalSessionTTL and PortalSessionIdle bound patient portal sessions.
+	PortalSessionTTL  time.Duration `json:"portal_session_ttl"`
+	PortalSessionIdle time.Duration `json:"portal_session_idle"`
 	// TLSCert and TLSKey switch the server to HTTPS (and HSTS) when both set.
 	TLSCert string `json:"tls_cert"`
 	TLSKey  string `json:"tls_key"`
@@ -102,6 +105,8 @@ func Default() Config {
 		LedgerCheckpointInterval: 200 * time.Millisecond,
 		SessionTTL:               12 * time.Hour,
 		SessionIdle:              15 * time.Minute,
+		PortalSessionTTL:         24 * time.Hour,
+		PortalSessionIdle:        time.Hour,
 		DemoSeed:                 1,
 		DemoPatients:             5000,
 		DemoStaff:                300,
@@ -172,6 +177,8 @@ var settings = []setting{
 	{"break-glass-ttl", "TRUSTWARD_BREAK_GLASS_TTL", "how long a break-the-glass grant lasts"},
 	{"session-ttl", "TRUSTWARD_SESSION_TTL", "absolute lifetime of a console session"},
 	{"session-idle", "TRUSTWARD_SESSION_IDLE", "idle timeout of a console session"},
+	{"portal-session-ttl", "TRUSTWARD_PORTAL_SESSION_TTL", "absolute lifetime of a patient portal session"},
+	{"portal-session-idle", "TRUSTWARD_PORTAL_SESSION_IDLE", "idle timeout of a patient portal session"},
 	{"tls-cert", "TRUSTWARD_TLS_CERT", "TLS certificate `file`"},
 	{"tls-key", "TRUSTWARD_TLS_KEY", "TLS private key `file`"},
 	{"demo", "TRUSTWARD_DEMO", "load the synthetic demo hospital when the store is empty"},
@@ -228,6 +235,10 @@ func defaultString(d Config, name string) string {
 		return d.SessionTTL.String()
 	case "session-idle":
 		return d.SessionIdle.String()
+	case "portal-session-ttl":
+		return d.PortalSessionTTL.String()
+	case "portal-session-idle":
+		return d.PortalSessionIdle.String()
 	case "demo-seed":
 		return strconv.FormatInt(d.DemoSeed, 10)
 	case "demo-patients":
@@ -327,7 +338,7 @@ func applySetting(c *Config, name, v string) error {
 		} else {
 			c.MonitorWarn = b
 		}
-	case "break-glass-ttl", "session-ttl", "session-idle":
+	case "break-glass-ttl", "session-ttl", "session-idle", "portal-session-ttl", "portal-session-idle":
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			return bad(fmt.Sprintf("%q is not a duration such as 24h or 15m", v))
@@ -337,6 +348,10 @@ func applySetting(c *Config, name, v string) error {
 			c.BreakGlassTTL = d
 		case "session-ttl":
 			c.SessionTTL = d
+		case "portal-session-ttl":
+			c.PortalSessionTTL = d
+		case "portal-session-idle":
+			c.PortalSessionIdle = d
 		default:
 			c.SessionIdle = d
 		}
@@ -427,6 +442,12 @@ func (c Config) Validate() error {
 	if c.SessionIdle < time.Minute || c.SessionIdle > c.SessionTTL {
 		return &Error{"--session-idle", "must be at least 1m and no longer than --session-ttl"}
 	}
+	if c.PortalSessionTTL < time.Minute {
+		return &Error{"--portal-session-ttl", "must be at least 1m"}
+	}
+	if c.PortalSessionIdle < time.Minute || c.PortalSessionIdle > c.PortalSessionTTL {
+		return &Error{"--portal-session-idle", "must be at least 1m and no longer than --portal-session-ttl"}
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return &Error{"--tls-cert", "--tls-cert and --tls-key must be given together"}
 	}
@@ -493,8 +514,8 @@ func (c Config) String() string {
 			db = u.String()
 		}
 	}
-	return fmt.Sprintf("data=%s addr=%s db=%s key_file=%s break_glass_ttl=%s session_ttl=%s session_idle=%s tls=%t demo=%t log_level=%s",
-		c.DataDir, c.Addr, db, c.KeyPath(), c.BreakGlassTTL, c.SessionTTL, c.SessionIdle, c.TLSCert != "", c.Demo, c.LogLevel)
+	return fmt.Sprintf("data=%s addr=%s db=%s key_file=%s break_glass_ttl=%s session_ttl=%s session_idle=%s portal_session_ttl=%s portal_session_idle=%s tls=%t demo=%t log_level=%s",
+		c.DataDir, c.Addr, db, c.KeyPath(), c.BreakGlassTTL, c.SessionTTL, c.SessionIdle, c.PortalSessionTTL, c.PortalSessionIdle, c.TLSCert != "", c.Demo, c.LogLevel)
 }
 
 func (c Config) validateATNA() error {

@@ -46,6 +46,8 @@ func TestValidation(t *testing.T) {
 		{[]string{"--max-body-bytes", "10"}, "--max-body-bytes"},
 		{[]string{"--demo-staff", "3"}, "--demo-staff"},
 		{[]string{"--session-idle", "24h", "--session-ttl", "1h"}, "--session-idle"},
+		{[]string{"--portal-session-idle", "2h", "--portal-session-ttl", "1h"}, "--portal-session-idle"},
+		{[]string{"--portal-session-ttl", "30s"}, "--portal-session-ttl"},
 		{[]string{"--atna-listen", "6514"}, "--atna-listen"},
 		{[]string{"--atna-tls-cert", "c.pem", "--atna-tls-key", "k.pem"}, "--atna-listen"},
 		{[]string{"--atna-listen", ":6514", "--atna-tls-cert", "c.pem"}, "--atna-tls-cert"},
@@ -58,5 +60,31 @@ func TestValidation(t *testing.T) {
 	}
 	if _, _, err := Load("t", []string{"--config", "/nonexistent.json"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "--config") {
 		t.Errorf("missing config file: %v", err)
+	}
+}
+
+// Portal sessions default to 24 h, 1 h idle, and are set like console
+// sessions: from the file, the environment or a flag.
+func TestPortalSessionSettings(t *testing.T) {
+	none := func(string) string { return "" }
+	c, _, err := Load("t", nil, none, io.Discard)
+	if err != nil || c.PortalSessionTTL != 24*time.Hour || c.PortalSessionIdle != time.Hour {
+		t.Fatalf("defaults: %v %v %v", c.PortalSessionTTL, c.PortalSessionIdle, err)
+	}
+	file := filepath.Join(t.TempDir(), "c.json")
+	if err := os.WriteFile(file, []byte(`{"portal_session_ttl":"48h","portal-session-idle":"2h"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TRUSTWARD_CONFIG": file, "TRUSTWARD_PORTAL_SESSION_IDLE": "30m"}
+	c, _, err = Load("t", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.PortalSessionTTL != 48*time.Hour || c.PortalSessionIdle != 30*time.Minute {
+		t.Fatalf("file and environment: %v %v %v", c.PortalSessionTTL, c.PortalSessionIdle, err)
+	}
+	c, _, err = Load("t", []string{"--portal-session-ttl", "8h", "--portal-session-idle", "20m"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.PortalSessionTTL != 8*time.Hour || c.PortalSessionIdle != 20*time.Minute {
+		t.Fatalf("flags: %v %v %v", c.PortalSessionTTL, c.PortalSessionIdle, err)
+	}
+	if s := c.String(); !strings.Contains(s, "portal_session_ttl=8h0m0s") {
+		t.Errorf("String() = %s", s)
 	}
 }
