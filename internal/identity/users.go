@@ -322,6 +322,9 @@ type Session struct {
 	Expires   time.Time
 	Idle      time.Duration
 	TokenHash []byte
+	// AuthAt is when the owner last proved who they are: the sign-in, or
+	// a later re-authentication (reauth.go).
+	AuthAt time.Time
 }
 
 func hashToken(t string) []byte {
@@ -335,7 +338,7 @@ func (s *Service) NewSession(ctx context.Context, userID, area string, ttl, idle
 	rand.Read(b)
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	now := s.clock()
-	_, err := s.db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, area, created_at, last_seen_at, expires_at, idle_seconds, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, area, created_at, last_seen_at, auth_at, expires_at, idle_seconds, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8)`,
 		hashToken(tok), userID, area, now.UnixMicro(), now.Add(ttl).UnixMicro(), int64(idle/time.Second), c.Address, truncate(c.UserAgent, 500))
 	return tok, err
 }
@@ -363,14 +366,14 @@ func (s *Service) CheckSession(ctx context.Context, token string) (Session, User
 	}
 	th := hashToken(token)
 	var ss Session
-	var created, seen, exp, idle int64
-	row := s.db.QueryRow(ctx, `SELECT s.user_id, s.area, s.created_at, s.last_seen_at, s.expires_at, s.idle_seconds, `+
+	var created, seen, exp, idle, authAt int64
+	row := s.db.QueryRow(ctx, `SELECT s.user_id, s.area, s.created_at, s.last_seen_at, s.expires_at, s.idle_seconds, s.auth_at, `+
 		`u.id, u.username, u.display_name, u.role, u.practitioner_id, u.patient_id, u.department_id, u.disabled_at `+
 		`FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, th)
 	var u User
 	var pr, pa, dep sql.NullString
 	var dis sql.NullInt64
-	err := row.Scan(&ss.UserID, &ss.Area, &created, &seen, &exp, &idle, &u.ID, &u.Username, &u.DisplayName, &u.Role, &pr, &pa, &dep, &dis)
+	err := row.Scan(&ss.UserID, &ss.Area, &created, &seen, &exp, &idle, &authAt, &u.ID, &u.Username, &u.DisplayName, &u.Role, &pr, &pa, &dep, &dis)
 	if err == sql.ErrNoRows {
 		return Session{}, User{}, fault.New(fault.Unauthenticated, "your session has ended; please sign in again")
 	}
@@ -379,6 +382,7 @@ func (s *Service) CheckSession(ctx context.Context, token string) (Session, User
 	}
 	u.PractitionerID, u.PatientID, u.DepartmentID, u.Disabled = pr.String, pa.String, dep.String, dis.Valid
 	ss.Created, ss.LastSeen, ss.Expires, ss.Idle, ss.TokenHash = time.UnixMicro(created), time.UnixMicro(seen), time.UnixMicro(exp), time.Duration(idle)*time.Second, th
+	ss.AuthAt = time.UnixMicro(authAt)
 	now := s.clock()
 	if now.After(ss.Expires) || now.Sub(ss.LastSeen) > ss.Idle || u.Disabled {
 		_, _ = s.db.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, th)
