@@ -152,7 +152,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 	}
 	var ferr error
 	fs.Visit(func(fl *flag.Flag) {
-		if ferr == nil {
+		if ferr == nil && fl.Name != "config" { // the file, read above
 			ferr = applySetting(&c, fl.Name, fl.Value.String())
 		}
 	})

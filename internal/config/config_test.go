@@ -88,3 +88,20 @@ func TestPortalSessionSettings(t *testing.T) {
 		t.Errorf("String() = %s", s)
 	}
 }
+
+// The file may be named by the --config flag as well as by the
+// environment (the flag was refused as an unknown setting).
+func TestConfigFileByFlag(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"org":"From File","demo_patients":120}`), 0o600)
+	c, rest, err := Load("t", []string{"--config", file, "extra"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Org != "From File" || c.DemoPatients != 120 || len(rest) != 1 || rest[0] != "extra" {
+		t.Fatalf("config %+v, args %v", c, rest)
+	}
+	if _, _, err := Load("t", []string{"--config", filepath.Join(t.TempDir(), "missing.json")}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
