@@ -79,7 +79,16 @@ type App struct {
 // (or, on a new store, creates) the key file and checks that it opens the
 // store's keys.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	a := &App{Cfg: cfg, Log: log, Clock: func() time.Time { return time.Now().UTC() }}
+	return OpenWithClock(ctx, cfg, log, nil)
+}
+
+// OpenWithClock is Open with the time every part reads (nil: the system
+// clock), so that tests can move it: sessions, fresh sign-ins, TOTP steps.
+func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, clock func() time.Time) (*App, error) {
+	if clock == nil {
+		clock = func() time.Time { return time.Now().UTC() }
+	}
+	a := &App{Cfg: cfg, Log: log, Clock: clock}
 	d, err := db.Open(ctx, cfg.DB, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -175,7 +184,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		LogFiles: os.DirFS(a.Ledger.Dir()), LogKey: a.Ledger.VerifierKey(), LogLag: a.Integrator.Lag, LogWitnesses: a.Ledger.Witnesses, Clock: a.Clock,
 		ProofBundle: a.proofBundle, LogProofs: a.Ledger, Notices: a.Notices, Cases: a.Cases, Recovery: a.Recovery, LinkMail: a.LinkMail,
 		Health: func(ctx context.Context) error { _, err := a.Audit.Count(ctx); return err }},
-		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version,
+		web.Options{Org: cfg.Org, TLS: cfg.TLSCert != "", SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
+			PortalSessionTTL: cfg.PortalSessionTTL, PortalSessionIdle: cfg.PortalSessionIdle, MaxBodyBytes: cfg.MaxBodyBytes, Version: Version,
 			SigninPerMinute: cfg.SigninPerMinute, SigninBurst: cfg.SigninBurst, PublicURL: public})
 	if err != nil {
 		a.Close()

@@ -193,6 +193,11 @@ func a11yVisits(t *testing.T, base string) []a11yVisit {
 		{"clinician: chart", "GET /console/patients/{id}", "ben", nav(base, "/console/patients/pat-1"), `#access-basis`},
 		{"clinician: recent accesses", "GET /console/accesses", "ben", nav(base, "/console/accesses"), `#accesses`},
 		{"clinician: account security", "GET /console/account", "ben", nav(base, "/console/account"), `#step-passkey`},
+		{"clinician: confirm it is you", "GET /reauth", "ben", nav(base, "/reauth?next=/console/account"), `#reauth-password`},
+		{"clinician: confirmation refused", "", "ben", chromedp.Tasks{
+			chromedp.SendKeys(`#reauth-password`, "not the password at all", chromedp.ByID),
+			chromedp.Submit(`#reauth-password`, chromedp.ByID),
+		}, `#reauth-error`},
 		{"clinician: forbidden page", "", "ben", nav(base, "/office/devices"), `main .banner.bad`},
 
 		{"clinician: access denied", "", "luc", nav(base, "/console/patients/pat-1"), `#denied-reason`},

@@ -68,14 +68,13 @@ func encodeJSON(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) 
 
 // bearer returns the user of a bearer-token API request. The API never
 // reads cookies, so a cross-site request cannot ride a browser session.
-func (s *Server) bearer(r *http.Request) (identity.User, error) {
+func (s *Server) bearer(r *http.Request) (identity.Session, identity.User, error) {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {
-		return identity.User{}, fault.New(fault.Unauthenticated, "send Authorization: Bearer <token>; get a token from POST /api/v1/sessions")
+		return identity.Session{}, identity.User{}, fault.New(fault.Unauthenticated, "send Authorization: Bearer <token>; get a token from POST /api/v1/sessions")
 	}
-	_, u, err := s.Identity.CheckSession(r.Context(), strings.TrimSpace(tok))
-	return u, err
+	return s.Identity.CheckSession(r.Context(), strings.TrimSpace(tok))
 }
 
 type apiHandler func(w http.ResponseWriter, r *http.Request, u identity.User) error
@@ -84,9 +83,9 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, u identity.User) er
 // are written by fail (problem+json for the API, OperationOutcome for FHIR).
 func (s *Server) bearerHandler(h apiHandler, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.bearer(r)
+		ss, u, err := s.bearer(r)
 		if err == nil {
-			err = h(w, r, u)
+			err = h(w, r.WithContext(withSession(r.Context(), ss)), u)
 		}
 		if err != nil {
 			fail(w, r, err)
@@ -101,7 +100,7 @@ func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("DELETE /api/v1/sessions/current", s.api(s.apiSignout))
 	m.HandleFunc("GET /api/v1/patients", s.api(s.apiSearch))
 	m.HandleFunc("GET /api/v1/patients/{id}/chart", s.api(s.apiChart))
-	m.HandleFunc("POST /api/v1/patients/{id}/break-glass", s.api(s.apiBreakGlass))
+	m.HandleFunc("POST /api/v1/patients/{id}/break-glass", s.api(s.freshAPI(s.apiBreakGlass)))
 	m.HandleFunc("GET /api/v1/me/accesses", s.api(s.apiMyAccesses))
 	m.HandleFunc("GET /api/v1/me/patients", s.api(s.apiMyPatients))
 	m.HandleFunc("GET /api/v1/devices", s.api(s.apiListDevices))
@@ -110,9 +109,10 @@ func (s *Server) apiRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/devices/import", s.api(s.apiImportDevices))
 	m.HandleFunc("POST /api/v1/devices/{id}/controls", s.api(s.apiSetControl))
 	m.HandleFunc("GET /api/v1/findings", s.api(s.apiQueue))
-	m.HandleFunc("GET /api/v1/findings/export", s.api(s.apiExportFindings))
+	m.HandleFunc("GET /api/v1/findings/export", s.api(s.freshAPI(s.apiExportFindings)))
 	m.HandleFunc("POST /api/v1/audit-events", s.api(s.apiIngestAuditEvents))
 	s.deviceAPIRoutes(m)
+	s.sessionAPIRoutes(m)
 	s.caseAPIRoutes(m)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, fault.New(fault.NotFound, "no API resource at %s %s", r.Method, r.URL.Path))
@@ -149,6 +149,7 @@ func (s *Server) apiSignin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.Log, err)
 		return
 	}
+	s.seeAPIClient(r, u)
 	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "expiresIn": int(s.opt.SessionTTL / time.Second), "user": map[string]string{"id": u.ID, "name": u.DisplayName, "role": u.Role}})
 }
 

@@ -49,7 +49,7 @@ func (s *Server) deviceRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /office/devices/{id}/vex", s.authed(s.uploadVEXForm))
 	m.HandleFunc("POST /office/devices/{id}/overrides", s.authed(s.overrideForm))
 	m.HandleFunc("POST /office/devices/{id}/controls", s.authed(s.controlForm))
-	m.HandleFunc("GET /office/findings/export", s.authed(s.exportFindingsPage))
+	m.HandleFunc("GET /office/findings/export", s.authed(s.fresh(s.exportFindingsPage)))
 	m.HandleFunc("POST /office/advisories/reload", s.authed(s.reloadAdvisoriesForm))
 }
 

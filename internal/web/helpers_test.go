@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustward/trustward/internal/app"
 	"github.com/trustward/trustward/internal/config"
@@ -50,6 +51,12 @@ func newApp(t *testing.T, engine string) *testApp {
 // newAppWith is newApp with settings changed by configure.
 func newAppWith(t *testing.T, engine string, configure func(*config.Config)) *testApp {
 	t.Helper()
+	return newAppAt(t, engine, configure, nil)
+}
+
+// newAppAt is newAppWith on the clock clock (nil: the system's).
+func newAppAt(t *testing.T, engine string, configure func(*config.Config), clock func() time.Time) *testApp {
+	t.Helper()
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -61,7 +68,7 @@ func newAppWith(t *testing.T, engine string, configure func(*config.Config)) *te
 	if configure != nil {
 		configure(&cfg)
 	}
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.OpenWithClock(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), clock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,10 @@ type securityView struct {
 	HasTOTP, HasCodes, HasPasskeys bool
 	// Path is the security page of this area.
 	Path string
+	// Sessions are the account's active sessions; Ended is how many
+	// other sessions the last action signed out (sessions.go).
+	Sessions []sessionRow
+	Ended    int
 }
 
 type checkItem struct {
@@ -42,13 +46,14 @@ type checkItem struct {
 func (s *Server) mfaRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /portal/security", s.authed(s.securityPage))
 	m.HandleFunc("GET /console/account", s.authed(s.securityPage))
-	m.HandleFunc("POST /account/totp/begin", s.authed(s.totpBegin))
-	m.HandleFunc("POST /account/totp/confirm", s.authed(s.totpConfirm))
-	m.HandleFunc("POST /account/totp/remove", s.authed(s.totpRemove))
-	m.HandleFunc("POST /account/recovery-codes", s.authed(s.recoveryCodes))
-	m.HandleFunc("POST /account/passkeys/{id}/remove", s.authed(s.passkeyRemove))
-	m.HandleFunc("POST /passkey/register/begin", s.jsonAuthed(s.passkeyRegisterBegin))
-	m.HandleFunc("POST /passkey/register/finish", s.jsonAuthed(s.passkeyRegisterFinish))
+	// Changing sign-in methods needs a fresh sign-in (decision 0037).
+	m.HandleFunc("POST /account/totp/begin", s.authed(s.fresh(s.totpBegin)))
+	m.HandleFunc("POST /account/totp/confirm", s.authed(s.fresh(s.totpConfirm)))
+	m.HandleFunc("POST /account/totp/remove", s.authed(s.fresh(s.totpRemove)))
+	m.HandleFunc("POST /account/recovery-codes", s.authed(s.fresh(s.recoveryCodes)))
+	m.HandleFunc("POST /account/passkeys/{id}/remove", s.authed(s.fresh(s.passkeyRemove)))
+	m.HandleFunc("POST /passkey/register/begin", s.jsonAuthed(s.freshJSON(s.passkeyRegisterBegin)))
+	m.HandleFunc("POST /passkey/register/finish", s.jsonAuthed(s.freshJSON(s.passkeyRegisterFinish)))
 	m.HandleFunc("POST /passkey/signin/begin", s.passkeySignInBegin)
 	m.HandleFunc("POST /passkey/signin/finish", s.passkeySignInFinish)
 	m.HandleFunc("GET /signin/second-factor", s.secondFactorForm)
@@ -95,8 +100,23 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request, u identity
 	case "passkey", "totp", "codes":
 		v.Added = a
 	}
+	if v.Sessions, err = s.sessionRows(r, u); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	v.Ended = endedParam(r)
 	p := s.newPage("Account security", &u)
 	p.Security = v
+	// Staff read their notices here (patients on the portal's home).
+	if u.Role != identity.RolePatient && s.Notices != nil {
+		if p.Notices, err = s.Notices.ForUser(r.Context(), u.ID); err != nil {
+			s.renderError(w, r, &u, err)
+			return
+		}
+		if err := s.Notices.MarkRead(r.Context(), u.ID); err != nil {
+			s.Log.Error("marking notices read", "err", err)
+		}
+	}
 	s.render(w, r, http.StatusOK, "account", p)
 }
 
@@ -153,11 +173,16 @@ func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request, u identity.
 		return
 	}
 	s.notifySecurity(r, u, "An authenticator app was added to your account.")
-	if len(codes) == 0 {
-		http.Redirect(w, r, v.Path+"?added=totp", http.StatusSeeOther)
+	n, err := s.endOthersAfterChange(r, u, "authenticator app added")
+	if err != nil {
+		s.renderError(w, r, &u, err)
 		return
 	}
-	v.Codes, v.Added = codes, "totp"
+	if len(codes) == 0 {
+		http.Redirect(w, r, withEnded(v.Path+"?added=totp", n), http.StatusSeeOther)
+		return
+	}
+	v.Codes, v.Added, v.Ended = codes, "totp", n
 	p := s.newPage("Save your recovery codes", &u)
 	p.Security = v
 	s.render(w, r, http.StatusOK, "mfa_codes", p)
@@ -173,7 +198,7 @@ func (s *Server) totpRemove(w http.ResponseWriter, r *http.Request, u identity.U
 		return
 	}
 	s.notifySecurity(r, u, "The authenticator app was removed from your account.")
-	http.Redirect(w, r, securityPath(u), http.StatusSeeOther)
+	s.afterChange(w, r, u, "authenticator app removed")
 }
 
 func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, u identity.User) {
@@ -187,6 +212,10 @@ func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, u identit
 		return
 	}
 	s.notifySecurity(r, u, "New recovery codes were made for your account; the old ones no longer work.")
+	if v.Ended, err = s.endOthersAfterChange(r, u, "new recovery codes"); err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
 	p := s.newPage("Save your recovery codes", &u)
 	p.Security = v
 	s.render(w, r, http.StatusOK, "mfa_codes", p)
@@ -207,7 +236,18 @@ func (s *Server) passkeyRemove(w http.ResponseWriter, r *http.Request, u identit
 		return
 	}
 	s.notifySecurity(r, u, "A passkey was removed from your account.")
-	http.Redirect(w, r, securityPath(u), http.StatusSeeOther)
+	s.afterChange(w, r, u, "passkey removed")
+}
+
+// afterChange signs out u's other sessions after a change of sign-in
+// methods and goes back to the security page, which says how many.
+func (s *Server) afterChange(w http.ResponseWriter, r *http.Request, u identity.User, what string) {
+	n, err := s.endOthersAfterChange(r, u, what)
+	if err != nil {
+		s.renderError(w, r, &u, err)
+		return
+	}
+	http.Redirect(w, r, withEnded(securityPath(u), n), http.StatusSeeOther)
 }
 
 // holdForSecondFactor is called after a correct password: when u has a

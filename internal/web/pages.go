@@ -107,6 +107,7 @@ type page struct {
 	Security         *securityView
 	Cases            *casesView
 	Recovery         *recoveryView
+	Reauth           *reauthView
 }
 
 func (s *Server) newPage(title string, u *identity.User) page {
@@ -181,7 +182,7 @@ func (s *Server) currentUser(r *http.Request) (identity.User, error) {
 // sent to the sign-in page and brought back afterwards.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, u identity.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.currentUser(r)
+		ss, u, err := s.currentSession(r)
 		if err != nil {
 			if fault.Is(err, fault.Unauthenticated) {
 				next := r.URL.Path
@@ -194,7 +195,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, u identit
 			s.renderError(w, r, nil, err)
 			return
 		}
-		h(w, r, u)
+		h(w, r.WithContext(withSession(r.Context(), ss)), u)
 	}
 }
 
@@ -205,10 +206,11 @@ func (s *Server) browserRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /signout", s.authed(s.signout))
 	s.mfaRoutes(m)
 	s.recoveryRoutes(m)
+	s.sessionRoutes(m)
 	m.HandleFunc("GET /console", s.authed(s.console))
 	m.HandleFunc("GET /console/search", s.authed(s.search))
 	m.HandleFunc("GET /console/patients/{id}", s.authed(s.chart))
-	m.HandleFunc("POST /console/patients/{id}/break-glass", s.authed(s.breakGlass))
+	m.HandleFunc("POST /console/patients/{id}/break-glass", s.authed(s.fresh(s.breakGlass)))
 	m.HandleFunc("GET /console/accesses", s.authed(s.accesses))
 	m.HandleFunc("GET /office", s.authed(s.office))
 	m.HandleFunc("GET /office/devices", s.authed(s.fleetPage))
@@ -299,21 +301,10 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	// A new token at every sign-in: an old cookie planted before sign-in
-	// (session fixation) never becomes a session.
-	area, ttl, idle := "console", s.opt.SessionTTL, s.opt.SessionIdle
-	if u.Role == identity.RolePatient {
-		area, ttl, idle = "portal", portalTTL, portalIdle
-		if next == "/console" || next == "/" {
-			next = "/portal"
-		}
-	}
-	tok, err := s.Identity.NewSession(r.Context(), u.ID, area, ttl, idle, c)
-	if err != nil {
+	if next, err = s.startSession(w, r, u, next); err != nil {
 		s.renderError(w, r, nil, err)
 		return
 	}
-	s.setSession(w, tok, ttl)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

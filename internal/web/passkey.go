@@ -107,7 +107,7 @@ func (s *Server) jsonAuthed(h func(w http.ResponseWriter, r *http.Request, u ide
 			writeProblem(w, r, s.Log, fault.New(fault.Unauthenticated, "please sign in"))
 			return
 		}
-		_, u, err := s.Identity.CheckSession(r.Context(), c.Value)
+		ss, u, err := s.Identity.CheckSession(r.Context(), c.Value)
 		if err != nil {
 			writeProblem(w, r, s.Log, err)
 			return
@@ -116,7 +116,7 @@ func (s *Server) jsonAuthed(h func(w http.ResponseWriter, r *http.Request, u ide
 			writeProblem(w, r, s.Log, fault.New(fault.Unavailable, "passkeys are not set up on this server"))
 			return
 		}
-		h(w, r, u, c.Value)
+		h(w, r.WithContext(withSession(r.Context(), ss)), u, c.Value)
 	}
 }
 
@@ -141,7 +141,12 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, u
 		return
 	}
 	s.notifySecurity(r, u, "A passkey was added to your account.")
-	writeJSON(w, http.StatusCreated, map[string]string{"name": k.Name, "redirect": securityPath(u) + "?added=passkey"})
+	n, err := s.endOthersAfterChange(r, u, "passkey added")
+	if err != nil {
+		writeProblem(w, r, s.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"name": k.Name, "redirect": withEnded(securityPath(u)+"?added=passkey", n)})
 }
 
 func (s *Server) passkeySignInBegin(w http.ResponseWriter, r *http.Request) {
@@ -189,12 +194,12 @@ func (s *Server) passkeySignInFinish(w http.ResponseWriter, r *http.Request) {
 }
 
 // startSession opens a session of u's area with a new token (an old
-// cookie planted before sign-in never becomes a session) and returns
-// where to go next.
+// cookie planted before sign-in never becomes a session), remembers the
+// browser (a new one is told to u) and returns where to go next.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u identity.User, next string) (string, error) {
 	area, ttl, idle := "console", s.opt.SessionTTL, s.opt.SessionIdle
 	if u.Role == identity.RolePatient {
-		area, ttl, idle = "portal", portalTTL, portalIdle
+		area, ttl, idle = "portal", s.opt.PortalSessionTTL, s.opt.PortalSessionIdle
 		if next == "/console" || next == "/" {
 			next = "/portal"
 		}
@@ -204,6 +209,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u identity
 		return "", err
 	}
 	s.setSession(w, tok, ttl)
+	s.seeDevice(w, r, u)
 	return next, nil
 }
 

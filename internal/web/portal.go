@@ -17,12 +17,6 @@ import (
 	"github.com/trustward/trustward/internal/notify"
 )
 
-// Portal session lifetimes (the Identity issue makes them configurable).
-const (
-	portalTTL  = 24 * time.Hour
-	portalIdle = time.Hour
-)
-
 type timelineRow struct {
 	EventID     string
 	Time        time.Time
@@ -86,13 +80,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	tok, err := s.Identity.NewSession(r.Context(), u.ID, "portal", portalTTL, portalIdle, c)
+	next, err := s.startSession(w, r, u, "/portal")
 	if err != nil {
 		s.renderError(w, r, nil, err)
 		return
 	}
-	s.setSession(w, tok, portalTTL)
-	http.Redirect(w, r, "/portal", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) setSession(w http.ResponseWriter, tok string, ttl time.Duration) {

@@ -188,7 +188,7 @@ func TestRecoveryByEmailOverHTTP(t *testing.T) {
 			if res, _ := postForm(t, a.browser(t), a.srv.URL+"/signin", url.Values{"username": {"marisol"}, "password": {patientPassword}}); res.StatusCode != 401 {
 				t.Errorf("old password: %d", res.StatusCode)
 			}
-			p := a.browser(t)
+			p := old // a browser the account knows: no new-device notice (decision 0038)
 			if res, _ := postForm(t, p, a.srv.URL+"/signin", url.Values{"username": {"marisol"}, "password": {"violet anchor meadow thunder"}}); res.StatusCode != 303 {
 				t.Fatalf("new password: %d", res.StatusCode)
 			}

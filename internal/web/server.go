@@ -92,6 +92,9 @@ type Options struct {
 	SigninBurst     int
 	// PublicURL is where people reach this server, for links in emails.
 	PublicURL string
+	// PortalSessionTTL and PortalSessionIdle bound patient portal sessions.
+	PortalSessionTTL  time.Duration
+	PortalSessionIdle time.Duration
 }
 
 // Server is the HTTP handler of Trustward.

@@ -1,6 +1,7 @@
-// Passkeys: adds a passkey (#passkey-add) and signs in with one
-// (#passkey-signin) through navigator.credentials, posting JSON to
-// /passkey/*. No inline script, no build step (strict CSP).
+// Passkeys: adds a passkey (#passkey-add), signs in with one
+// (#passkey-signin) and confirms who you are with one (#passkey-confirm,
+// /reauth) through navigator.credentials, posting JSON to /passkey/*. No
+// inline script, no build step (strict CSP).
 (function () {
   'use strict';
 
@@ -32,6 +33,8 @@
       body: JSON.stringify(body || {})
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (j) {
+        // A change that needs a fresh sign-in: confirm first, then come back.
+        if (res.status === 401 && j.reauth) { window.location.assign(j.reauth); return new Promise(function () {}); }
         if (!res.ok) throw new Error(j.detail || 'The server did not accept this (' + res.status + ').');
         return j;
       });
@@ -86,6 +89,38 @@
     }).catch(function (err) { say(explain(err), true); });
   }
 
+  // assertion is the JSON form of a navigator.credentials.get answer.
+  function assertion(cred) {
+    var r = cred.response;
+    return {
+      id: cred.id, rawId: toB64u(cred.rawId), type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      response: {
+        clientDataJSON: toB64u(r.clientDataJSON),
+        authenticatorData: toB64u(r.authenticatorData),
+        signature: toB64u(r.signature),
+        userHandle: r.userHandle ? toB64u(r.userHandle) : null
+      },
+      clientExtensionResults: cred.getClientExtensionResults()
+    };
+  }
+
+  // Re-authentication: the answer goes into the form named by data-form
+  // (with the action it interrupted), which is then sent.
+  function confirmIdentity(btn) {
+    say('Follow what your browser asks…');
+    post(btn.getAttribute('data-begin')).then(function (opts) {
+      var pk = opts.publicKey;
+      pk.challenge = fromB64u(pk.challenge);
+      pk.allowCredentials = descriptors(pk.allowCredentials);
+      return navigator.credentials.get({ publicKey: pk });
+    }).then(function (cred) {
+      var form = document.getElementById(btn.getAttribute('data-form'));
+      form.elements['reauth.passkey'].value = JSON.stringify(assertion(cred));
+      form.submit();
+    }).catch(function (err) { say(explain(err), true); });
+  }
+
   function signIn(btn) {
     say('Follow what your browser asks…');
     post(btn.getAttribute('data-begin') || '/passkey/signin/begin').then(function (opts) {
@@ -94,20 +129,9 @@
       pk.allowCredentials = descriptors(pk.allowCredentials);
       return navigator.credentials.get({ publicKey: pk });
     }).then(function (cred) {
-      var r = cred.response;
       return post(btn.getAttribute('data-finish') || '/passkey/signin/finish', {
         next: btn.getAttribute('data-next') || '/',
-        credential: {
-          id: cred.id, rawId: toB64u(cred.rawId), type: cred.type,
-          authenticatorAttachment: cred.authenticatorAttachment || undefined,
-          response: {
-            clientDataJSON: toB64u(r.clientDataJSON),
-            authenticatorData: toB64u(r.authenticatorData),
-            signature: toB64u(r.signature),
-            userHandle: r.userHandle ? toB64u(r.userHandle) : null
-          },
-          clientExtensionResults: cred.getClientExtensionResults()
-        }
+        credential: assertion(cred)
       });
     }).then(function (j) {
       window.location.assign(j.redirect || '/');
@@ -117,12 +141,15 @@
   var supported = !!(window.PublicKeyCredential && navigator.credentials);
   var add = document.getElementById('passkey-add');
   var signin = document.getElementById('passkey-signin');
+  var confirmBtn = document.getElementById('passkey-confirm');
   if (!supported) {
     if (add) add.disabled = true;
     if (signin) signin.disabled = true;
+    if (confirmBtn) confirmBtn.disabled = true;
     say('This browser cannot use passkeys. Use your password and an authenticator app instead.');
     return;
   }
   if (add) add.addEventListener('click', function () { register(add); });
   if (signin) signin.addEventListener('click', function () { signIn(signin); });
+  if (confirmBtn) confirmBtn.addEventListener('click', function () { confirmIdentity(confirmBtn); });
 }());
