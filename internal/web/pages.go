@@ -466,6 +466,10 @@ func describe(e audit.Event) string {
 		return "Listed my patients"
 	case "break-glass":
 		return "Broke the glass"
+	case identity.SubtypeReauth:
+		return "Confirmed it was me (re-authentication)"
+	case identity.SubtypeSessionRevoked:
+		return "Ended sessions"
 	}
 	verb := map[string]string{audit.ActionCreate: "Created", audit.ActionRead: "Read", audit.ActionUpdate: "Updated", audit.ActionDelete: "Deleted", audit.ActionExecute: "Searched"}[e.Action]
 	return strings.TrimSpace(verb + " " + e.ResourceType)

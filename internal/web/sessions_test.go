@@ -360,6 +360,9 @@ func TestBreakGlassNeedsFreshSignIn(t *testing.T) {
 			if res, body := get(t, c, a.srv.URL+"/console/patients/pat-1"); res.StatusCode != 200 || !strings.Contains(body, "Penicillin") {
 				t.Fatalf("the chart after breaking the glass: %d", res.StatusCode)
 			}
+			if _, body := get(t, c, a.srv.URL+"/console/accesses"); !strings.Contains(body, "Confirmed it was me (re-authentication)") {
+				t.Error("the re-authentication is not in the clinician's own list")
+			}
 			ev := subtypes(t, a)
 			if !hasEvent(ev[identity.SubtypeReauth], "4 u-luc password: wrong password") || !hasEvent(ev[identity.SubtypeReauth], "4 u-luc second factor refused") ||
 				!hasEvent(ev[identity.SubtypeReauth], "0 u-luc password and second factor") {
