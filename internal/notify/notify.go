@@ -283,7 +283,7 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := s.clock().UnixMicro()
-	rows, err := s.db.Query(ctx, `SELECT n.id, n.email_attempts, u.email FROM notifications n JOIN users u ON u.id = n.user_id
+	rows, err := s.db.Query(ctx, `SELECT n.id, n.email_attempts, u.email, u.role FROM notifications n JOIN users u ON u.id = n.user_id
 WHERE n.email_state = 'pending' AND n.email_next_at <= $1 ORDER BY n.email_next_at LIMIT 50`, now)
 	if err != nil {
 		return 0, err
@@ -292,11 +292,12 @@ WHERE n.email_state = 'pending' AND n.email_next_at <= $1 ORDER BY n.email_next_
 		id       string
 		attempts int
 		to       *string
+		role     string
 	}
 	var list []due
 	for rows.Next() {
 		var d due
-		if err := rows.Scan(&d.id, &d.attempts, &d.to); err != nil {
+		if err := rows.Scan(&d.id, &d.attempts, &d.to, &d.role); err != nil {
 			rows.Close()
 			return 0, db.Translate(err)
 		}
@@ -317,6 +318,13 @@ WHERE n.email_state = 'pending' AND n.email_next_at <= $1 ORDER BY n.email_next_
 		subject := "A new notice about your record at " + s.opts.Org
 		body := fmt.Sprintf("Hello,\r\n\r\nThere is a new notice for you in the patient portal of %s.\r\nFor your privacy this email does not say what it is about.\r\nSign in to read it: %s\r\n\r\nIf you did not expect this, you can still read it there; never share your password or codes with anyone who asks by email.\r\n",
 			s.opts.Org, s.opts.PortalURL)
+		if d.role != "patient" {
+			// Staff read their notices on their account page, not in
+			// the patient portal.
+			subject = "A new notice about your account at " + s.opts.Org
+			body = fmt.Sprintf("Hello,\r\n\r\nThere is a new notice for you in Trustward at %s.\r\nThis email does not say what it is about.\r\nSign in to read it: %s\r\n\r\nIf you did not expect this, you can still read it there; never share your password or codes with anyone who asks by email.\r\n",
+				s.opts.Org, strings.TrimSuffix(s.opts.PortalURL, "/portal")+"/console/account")
+		}
 		err := s.mailer.Send(ctx, *d.to, subject, body)
 		at := s.clock().UnixMicro()
 		switch {

@@ -227,3 +227,34 @@ func TestBadInput(t *testing.T) {
 		t.Error("emails queued without a mailer")
 	}
 }
+
+// A staff member's email sends them to their account page, not to the
+// patient portal, and still says nothing of the notice.
+func TestStaffEmailPointsToTheAccountPage(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		c := newClock()
+		sl := setup(t, d, c)
+		exec(t, d, `INSERT INTO users (id, username, display_name, role, email, created_at) VALUES ('u-n', 'nurse.n', 'N', 'nurse', 'n@riverside.example', 1)`)
+		mail := smtptest.Start(t)
+		svc := notify.New(d, sl, &notify.SMTP{Addr: mail.Addr, From: "privacy@riverside.example"}, c.Now, quiet(),
+			notify.Options{Org: "Riverside General Hospital", PortalURL: "https://trust.riverside.example/portal"})
+		defer svc.Close()
+		if n, err := svc.ToUser(ctx, "u-n", "staff/u-n", notify.KindNewSignIn, "New sign-in", "Firefox on Windows at 10.1.2.3"); err != nil || n != 1 {
+			t.Fatalf("ToUser = %d, %v", n, err)
+		}
+		select {
+		case <-mail.Wait():
+		case <-time.After(10 * time.Second):
+			t.Fatal("no email arrived")
+		}
+		body := mail.Messages()[0].Data
+		if !strings.Contains(body, "Subject: A new notice about your account at Riverside General Hospital") ||
+			!strings.Contains(body, "https://trust.riverside.example/console/account") || strings.Contains(body, "patient portal") {
+			t.Fatalf("staff email:\n%s", body)
+		}
+		if strings.Contains(body, "Firefox") || strings.Contains(body, "10.1.2.3") {
+			t.Fatalf("the email carries the notice:\n%s", body)
+		}
+	})
+}
