@@ -192,12 +192,17 @@ func a11yVisits(t *testing.T, base string) []a11yVisit {
 		{"clinician: search refused", "", "ben", nav(base, "/console/search?q=x"), `main .banner.bad`},
 		{"clinician: chart", "GET /console/patients/{id}", "ben", nav(base, "/console/patients/pat-1"), `#access-basis`},
 		{"clinician: recent accesses", "GET /console/accesses", "ben", nav(base, "/console/accesses"), `#accesses`},
-		{"clinician: account security", "GET /console/account", "ben", nav(base, "/console/account"), `#step-passkey`},
+		{"clinician: account security", "GET /console/account", "ben", nav(base, "/console/account"), `#sessions-end-others`},
 		{"clinician: confirm it is you", "GET /reauth", "ben", nav(base, "/reauth?next=/console/account"), `#reauth-password`},
 		{"clinician: confirmation refused", "", "ben", chromedp.Tasks{
 			chromedp.SendKeys(`#reauth-password`, "not the password at all", chromedp.ByID),
 			chromedp.Submit(`#reauth-password`, chromedp.ByID),
 		}, `#reauth-error`},
+		{"clinician: other sessions ended", "", "ben", chromedp.Tasks{
+			chromedp.Navigate(base + "/console/account"),
+			chromedp.WaitVisible(`#sessions-end-others`, chromedp.ByID),
+			chromedp.Click(`#sessions-end-others`, chromedp.ByID),
+		}, `#sessions-ended`},
 		{"clinician: forbidden page", "", "ben", nav(base, "/office/devices"), `main .banner.bad`},
 
 		{"clinician: access denied", "", "luc", nav(base, "/console/patients/pat-1"), `#denied-reason`},
@@ -294,7 +299,8 @@ func a11yVisits(t *testing.T, base string) []a11yVisit {
 // a11yWorld is a Trustward with something on every page: a simulated
 // week of accesses scored into privacy cases (sent through the ingestion
 // API), devices with an SBOM, a VEX and advisories, and a patient account
-// for pat-1. It returns the app and the patient's password.
+// for pat-1, and a second session of Ben's (an API token). It returns the
+// app and the patient's password.
 func a11yWorld(t *testing.T) (*testApp, string) {
 	t.Helper()
 	ctx := context.Background()
@@ -314,6 +320,7 @@ func a11yWorld(t *testing.T) (*testApp, string) {
 	if _, err := a.Assessor.ReloadAdvisories(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
+	apiToken(t, a, "ben") // a second session, for the session list's End buttons
 	sec := apiToken(t, a, "sec")
 	if res, body := postNDJSON(t, a, sec, "/api/v1/devices/pump-001/sboms", "application/vnd.cyclonedx+json", []byte(readTestdata(t, "pump.cdx.json"))); res.StatusCode != http.StatusCreated {
 		t.Fatalf("SBOM: %d %s", res.StatusCode, body)
@@ -611,7 +618,7 @@ func TestKeyboardMainPages(t *testing.T) {
 		{"", "/recover", "", `#recover-code`},
 		{"ben", "/console/search?q=Quillfeather", "", `#results`},
 		{"ben", "/console/patients/pat-1", "", `#access-basis`},
-		{"ben", "/console/account", "", `#step-passkey`},
+		{"ben", "/console/account", "", `#sessions-end-others`},
 		{"luc", "/console/patients/pat-1", "", `#denied-reason`},
 		{"marisol", "/portal", "", `#checklist`},
 		{"marisol", "/portal/accesses", "", `#timeline`},
