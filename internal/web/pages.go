@@ -470,6 +470,24 @@ func describe(e audit.Event) string {
 		return "Confirmed it was me (re-authentication)"
 	case identity.SubtypeSessionRevoked:
 		return "Ended sessions"
+	case identity.SubtypeFactorAdded:
+		return "Added a sign-in method"
+	case identity.SubtypeFactorRemoved:
+		return "Removed a sign-in method"
+	case identity.SubtypeFactorUsed:
+		return "Confirmed sign-in with a second factor"
+	case identity.SubtypeFactorFailed:
+		return "Second factor refused"
+	case identity.SubtypeRecoveryUsed:
+		return "Used a recovery code"
+	case identity.SubtypeRecoveryCodesNew:
+		return "Made new recovery codes"
+	case identity.SubtypeLockout:
+		return "Sign-in locked after failed attempts"
+	case identity.SubtypeUnlock:
+		return "Sign-in unlocked"
+	case identity.SubtypeRecoveryRequested, identity.SubtypeRecoveryIssued, identity.SubtypeRecoveryRefused, identity.SubtypeAccountRecovered:
+		return "Account recovery (" + strings.TrimPrefix(e.Subtype, "recovery-") + ")"
 	}
 	verb := map[string]string{audit.ActionCreate: "Created", audit.ActionRead: "Read", audit.ActionUpdate: "Updated", audit.ActionDelete: "Deleted", audit.ActionExecute: "Searched"}[e.Action]
 	return strings.TrimSpace(verb + " " + e.ResourceType)
