@@ -573,3 +573,81 @@ func parseFault(err error, what string) error {
 	}
 	return fault.Wrap(fault.Invalid, err, "the passkey %s response cannot be read", what)
 }
+
+// checkUserAssertion checks a passkey assertion of the known account u
+// against the ceremony uid and sd taken for it (re-authentication, a
+// recovery's second factor): the ceremony is u's, the authenticator
+// verified the user, the signature is one of u's passkeys, and the
+// signature counter moved forward (it is stored). A refusal returns the
+// reason for the audit event with the error to show, which names
+// instead as what the person can use in place of the passkey; an error
+// with an empty reason is the server's own.
+func (p *Passkeys) checkUserAssertion(ctx context.Context, u User, uid string, sd, response []byte, instead string) (reason string, err error) {
+	if uid != u.ID {
+		return "challenge of another account", fault.Wrap(fault.Unauthenticated, ErrNoCeremony, "this passkey request belongs to another account; please try again")
+	}
+	var session webauthn.SessionData
+	if err := json.Unmarshal(sd, &session); err != nil {
+		return "", fmt.Errorf("stored ceremony: %w", err)
+	}
+	session.Expires = time.Time{} // expiry is ours, on the injected clock
+	parsed, err := ParsePasskeyAssertion(response)
+	if err != nil {
+		return "unreadable assertion", err
+	}
+	if !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
+		return "user not verified by the authenticator", fault.Wrap(fault.Unauthenticated, ErrNotVerified, "your device did not confirm it was you (with a fingerprint, face or screen lock); passkeys here need that")
+	}
+	h, err := p.handle(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	creds, err := p.credentials(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	cred, err := p.wa.ValidateLogin(&waUser{u: u, handle: h, creds: creds}, session, parsed)
+	if err != nil {
+		return refusal(err, "check")
+	}
+	res, err := p.svc.db.Exec(ctx, `UPDATE passkeys SET sign_count = $2, last_used_at = $3 WHERE id = $1 AND user_id = $4 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))`,
+		cred.ID, int64(cred.Authenticator.SignCount), p.svc.clock().UnixMicro(), u.ID)
+	if err != nil {
+		return "", err
+	}
+	if n, _ := res.RowsAffected(); n != 1 || cred.Authenticator.CloneWarning {
+		return "signature counter went backwards (possible cloned authenticator)",
+			fault.Wrap(fault.Unauthenticated, ErrClonedPasskey, "this passkey was refused because it may have been copied; %s", instead)
+	}
+	return "", nil
+}
+
+// beginUserAssertion starts a passkey check of the known account u (only
+// its own passkeys are allowed), stores the ceremony under binding and
+// kind, and returns the options for navigator.credentials.get. none is
+// the refusal when the account has no passkey.
+func (p *Passkeys) beginUserAssertion(ctx context.Context, u User, binding []byte, kind, none string) ([]byte, error) {
+	creds, err := p.credentials(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(creds) == 0 {
+		return nil, fault.New(fault.Invalid, "%s", none)
+	}
+	h, err := p.handle(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	opts, session, err := p.wa.BeginLogin(&waUser{u: u, handle: h, creds: creds}, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return nil, fmt.Errorf("begin passkey check: %w", err)
+	}
+	sd, err := json.Marshal(session)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.putCeremony(ctx, binding, kind, u.ID, sd, p.ttl); err != nil {
+		return nil, err
+	}
+	return json.Marshal(opts)
+}

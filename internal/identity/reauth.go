@@ -4,13 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
-
-	"github.com/go-webauthn/webauthn/protocol"
-	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/trustward/trustward/internal/audit"
 	"github.com/trustward/trustward/internal/db"
@@ -167,30 +162,7 @@ func reauthBinding(tokenHash []byte) []byte {
 // session tokenHash and returns the options for navigator.credentials.get
 // (only u's own passkeys are allowed).
 func (m *MFA) BeginReauthPasskey(ctx context.Context, u User, tokenHash []byte) ([]byte, error) {
-	p := m.passkeys
-	creds, err := p.credentials(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(creds) == 0 {
-		return nil, fault.New(fault.Invalid, "your account has no passkey; confirm with your password")
-	}
-	h, err := p.handle(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	opts, session, err := p.wa.BeginLogin(&waUser{u: u, handle: h, creds: creds}, webauthn.WithUserVerification(protocol.VerificationRequired))
-	if err != nil {
-		return nil, fmt.Errorf("begin passkey re-authentication: %w", err)
-	}
-	sd, err := json.Marshal(session)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.putCeremony(ctx, reauthBinding(tokenHash), ceremonyReauth, u.ID, sd, p.ttl); err != nil {
-		return nil, err
-	}
-	return json.Marshal(opts)
+	return m.passkeys.beginUserAssertion(ctx, u, reauthBinding(tokenHash), ceremonyReauth, "your account has no passkey; confirm with your password")
 }
 
 // ReauthWithPasskey checks the answer to BeginReauthPasskey and, when it
@@ -207,42 +179,10 @@ func (m *MFA) ReauthWithPasskey(ctx context.Context, u User, tokenHash []byte, r
 	if err != nil {
 		return fail("no live challenge (expired or replayed)", err)
 	}
-	if uid != u.ID {
-		return fail("challenge of another account", fault.Wrap(fault.Unauthenticated, ErrNoCeremony, "this passkey request belongs to another account; please try again"))
-	}
-	var session webauthn.SessionData
-	if err := json.Unmarshal(sd, &session); err != nil {
-		return fmt.Errorf("stored ceremony: %w", err)
-	}
-	session.Expires = time.Time{} // expiry is ours, on the injected clock
-	parsed, err := ParsePasskeyAssertion(response)
-	if err != nil {
-		return fail("unreadable assertion", err)
-	}
-	if !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
-		return fail("user not verified by the authenticator", fault.Wrap(fault.Unauthenticated, ErrNotVerified, "your device did not confirm it was you (with a fingerprint, face or screen lock); passkeys here need that"))
-	}
-	h, err := p.handle(ctx, u.ID)
-	if err != nil {
+	if reason, err := p.checkUserAssertion(ctx, u, uid, sd, response, "confirm with your password instead, and tell your administrator"); reason != "" {
+		return fail(reason, err)
+	} else if err != nil {
 		return err
-	}
-	creds, err := p.credentials(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	cred, err := p.wa.ValidateLogin(&waUser{u: u, handle: h, creds: creds}, session, parsed)
-	if err != nil {
-		reason, ferr := refusal(err, "check")
-		return fail(reason, ferr)
-	}
-	res, err := m.svc.db.Exec(ctx, `UPDATE passkeys SET sign_count = $2, last_used_at = $3 WHERE id = $1 AND user_id = $4 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))`,
-		cred.ID, int64(cred.Authenticator.SignCount), m.svc.clock().UnixMicro(), u.ID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 || cred.Authenticator.CloneWarning {
-		return fail("signature counter went backwards (possible cloned authenticator)",
-			fault.Wrap(fault.Unauthenticated, ErrClonedPasskey, "this passkey was refused because it may have been copied; confirm with your password instead, and tell your administrator"))
 	}
 	if err := m.svc.markFresh(ctx, u, tokenHash); err != nil {
 		return err

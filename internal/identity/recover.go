@@ -6,16 +6,12 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/go-webauthn/webauthn/protocol"
-	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/trustward/trustward/internal/audit"
 	"github.com/trustward/trustward/internal/db"
@@ -615,30 +611,8 @@ func (r *Recovery) BeginPasskeyFactor(ctx context.Context, token string, c Clien
 	if err != nil {
 		return nil, err
 	}
-	p := r.mfa.passkeys
-	creds, err := p.credentials(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(creds) == 0 {
-		return nil, fault.New(fault.Invalid, "this account has no passkey; use a code from your authenticator app or a recovery code")
-	}
-	h, err := p.handle(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	opts, session, err := p.wa.BeginLogin(&waUser{u: u, handle: h, creds: creds}, webauthn.WithUserVerification(protocol.VerificationRequired))
-	if err != nil {
-		return nil, fmt.Errorf("begin passkey check: %w", err)
-	}
-	sd, err := json.Marshal(session)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.putCeremony(ctx, bindingHash(ceremonyRecoveryFactor, recoveryBinding(row)), ceremonyRecoveryFactor, u.ID, sd, p.ttl); err != nil {
-		return nil, err
-	}
-	return json.Marshal(opts)
+	return r.mfa.passkeys.beginUserAssertion(ctx, u, bindingHash(ceremonyRecoveryFactor, recoveryBinding(row)), ceremonyRecoveryFactor,
+		"this account has no passkey; use a code from your authenticator app or a recovery code")
 }
 
 // FinishPasskeyFactor checks the passkey answer of BeginPasskeyFactor. A
@@ -658,43 +632,10 @@ func (r *Recovery) FinishPasskeyFactor(ctx context.Context, token string, respon
 		_ = r.svc.AuditFactor(ctx, u, c, SubtypeFactorFailed, MethodPasskey, audit.OutcomeDenied, "account recovery: no live challenge (expired or replayed)")
 		return err
 	}
-	if uid != u.ID {
-		return fail("challenge of another account", fault.Wrap(fault.Unauthenticated, ErrNoCeremony, "this passkey request belongs to another account; please try again"))
-	}
-	var session webauthn.SessionData
-	if err := json.Unmarshal(sd, &session); err != nil {
-		return fmt.Errorf("stored ceremony: %w", err)
-	}
-	session.Expires = time.Time{} // expiry is ours, on the injected clock
-	parsed, err := ParsePasskeyAssertion(response)
-	if err != nil {
-		return fail("unreadable assertion", err)
-	}
-	if !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
-		return fail("user not verified by the authenticator", fault.Wrap(fault.Unauthenticated, ErrNotVerified, "your device did not confirm it was you (with a fingerprint, face or screen lock); passkeys here need that"))
-	}
-	h, err := p.handle(ctx, u.ID)
-	if err != nil {
+	if reason, err := p.checkUserAssertion(ctx, u, uid, sd, response, "use a code instead, and tell the clinic"); reason != "" {
+		return fail(reason, err)
+	} else if err != nil {
 		return err
-	}
-	creds, err := p.credentials(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	cred, err := p.wa.ValidateLogin(&waUser{u: u, handle: h, creds: creds}, session, parsed)
-	if err != nil {
-		reason, ferr := refusal(err, "check")
-		return fail(reason, ferr)
-	}
-	count := int64(cred.Authenticator.SignCount)
-	res, err := r.svc.db.Exec(ctx, `UPDATE passkeys SET sign_count = $2, last_used_at = $3 WHERE id = $1 AND user_id = $4 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))`,
-		cred.ID, count, r.svc.clock().UnixMicro(), u.ID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 || cred.Authenticator.CloneWarning {
-		return fail("signature counter went backwards (possible cloned authenticator)",
-			fault.Wrap(fault.Unauthenticated, ErrClonedPasskey, "this passkey was refused because it may have been copied; use a code instead, and tell the clinic"))
 	}
 	if err := r.markFactor(ctx, row); err != nil {
 		return err
