@@ -61,9 +61,9 @@ func (s *Server) recoveryRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /recover/continue", s.recoverContinue)
 	m.HandleFunc("POST /recover/second-factor", s.recoverFactor)
 	m.HandleFunc("POST /recover/password", s.recoverPassword)
-	m.HandleFunc("POST /recover/passkey/factor/begin", s.recoverPasskeyFactorBegin)
+	m.HandleFunc("POST /recover/passkey/factor/begin", s.recoverPasskeyBegin(s.Recovery.BeginPasskeyFactor))
 	m.HandleFunc("POST /recover/passkey/factor/finish", s.recoverPasskeyFactorFinish)
-	m.HandleFunc("POST /recover/passkey/register/begin", s.recoverPasskeyBegin)
+	m.HandleFunc("POST /recover/passkey/register/begin", s.recoverPasskeyBegin(s.Recovery.BeginPasskeyEnrolment))
 	m.HandleFunc("POST /recover/passkey/register/finish", s.recoverPasskeyFinish)
 	m.HandleFunc("GET /recover/done", s.recoverDone)
 	m.HandleFunc("GET /recover/{token}", s.recoverOpen)
@@ -391,17 +391,21 @@ func (s *Server) recoveryJSON(w http.ResponseWriter, r *http.Request) (string, b
 	return tok, true
 }
 
-func (s *Server) recoverPasskeyFactorBegin(w http.ResponseWriter, r *http.Request) {
-	tok, ok := s.recoveryJSON(w, r)
-	if !ok {
-		return
+// recoverPasskeyBegin starts a recovery's passkey ceremony (the second
+// factor, or enrolling a new passkey) and answers its options.
+func (s *Server) recoverPasskeyBegin(begin func(ctx context.Context, token string, c identity.Client) ([]byte, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := s.recoveryJSON(w, r)
+		if !ok {
+			return
+		}
+		opts, err := begin(r.Context(), tok, clientOf(r))
+		if err != nil {
+			writeProblem(w, r, s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, json.RawMessage(opts))
 	}
-	opts, err := s.Recovery.BeginPasskeyFactor(r.Context(), tok, clientOf(r))
-	if err != nil {
-		writeProblem(w, r, s.Log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, json.RawMessage(opts))
 }
 
 func (s *Server) recoverPasskeyFactorFinish(w http.ResponseWriter, r *http.Request) {
@@ -419,19 +423,6 @@ func (s *Server) recoverPasskeyFactorFinish(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"redirect": "/recover/continue"})
-}
-
-func (s *Server) recoverPasskeyBegin(w http.ResponseWriter, r *http.Request) {
-	tok, ok := s.recoveryJSON(w, r)
-	if !ok {
-		return
-	}
-	opts, err := s.Recovery.BeginPasskeyEnrolment(r.Context(), tok, clientOf(r))
-	if err != nil {
-		writeProblem(w, r, s.Log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, json.RawMessage(opts))
 }
 
 func (s *Server) recoverPasskeyFinish(w http.ResponseWriter, r *http.Request) {
